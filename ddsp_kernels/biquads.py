@@ -1,0 +1,49 @@
+"""RBJ Audio-EQ-Cookbook biquads (R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter
+coefficients"), designed vectorized at any sample rate and returned as normalized second-order sections
+``[b0, b1, b2, 1, a1, a2]`` for ``scipy.signal.sosfilt``.
+
+Every design is the bilinear transform of a stable analog prototype, so for any gain, any Q > 0 and any
+0 < f < fs/2 the poles lie inside the unit circle. Frequencies are clamped to ``MAX_FREQ_RATIO`` x fs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_FREQ_RATIO = 0.45
+KINDS = ("low_shelf", "peak", "high_shelf")
+
+
+def clamp_frequency(freq_hz, sample_rate: float):
+    """Bands above 0.45 x fs are clamped there, so one parameter set applies at any sample rate."""
+    return np.minimum(np.asarray(freq_hz, dtype=np.float64), MAX_FREQ_RATIO * sample_rate)
+
+
+def rbj_sos(kind: str, freq_hz, gain_db, q, sample_rate: float) -> np.ndarray:
+    """One cookbook biquad per element of the broadcast inputs, shaped (..., 6), a0 normalized to 1."""
+    w0 = 2.0 * np.pi * clamp_frequency(freq_hz, sample_rate) / sample_rate
+    amp = 10.0 ** (np.asarray(gain_db, dtype=np.float64) / 40.0)
+    cos_w0 = np.cos(w0)
+    alpha = np.sin(w0) / (2.0 * np.asarray(q, dtype=np.float64))
+    if kind == "peak":
+        b = (1.0 + alpha * amp, -2.0 * cos_w0, 1.0 - alpha * amp)
+        a = (1.0 + alpha / amp, -2.0 * cos_w0, 1.0 - alpha / amp)
+    elif kind in ("low_shelf", "high_shelf"):
+        sign = 1.0 if kind == "low_shelf" else -1.0  # the high shelf is the low shelf with cos(w0) negated
+        two_sqrt_a_alpha = 2.0 * np.sqrt(amp) * alpha
+        ap1, am1 = amp + 1.0, amp - 1.0
+        b = (
+            amp * (ap1 - sign * am1 * cos_w0 + two_sqrt_a_alpha),
+            sign * 2.0 * amp * (am1 - sign * ap1 * cos_w0),
+            amp * (ap1 - sign * am1 * cos_w0 - two_sqrt_a_alpha),
+        )
+        a = (
+            ap1 + sign * am1 * cos_w0 + two_sqrt_a_alpha,
+            -sign * 2.0 * (am1 + sign * ap1 * cos_w0),
+            ap1 + sign * am1 * cos_w0 - two_sqrt_a_alpha,
+        )
+    else:
+        raise ValueError(f"unknown biquad kind {kind!r}; expected one of {KINDS}")
+    a0 = a[0]
+    return np.stack(np.broadcast_arrays(b[0] / a0, b[1] / a0, b[2] / a0, np.ones_like(a0), a[1] / a0, a[2] / a0),
+                    axis=-1)

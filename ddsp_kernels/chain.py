@@ -1,0 +1,115 @@
+"""The effect chain EQ -> compressor, offline (``apply_chain``) and streaming (``StreamingChain``)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .compressor import CompressorState, compress_frames
+from .eq import eq_sos, sosfilt_state
+from .signal import as_frames, restore
+from .spec import PARAM_SPEC
+
+
+def _floats(params: Mapping) -> dict[str, float]:
+    return {name: float(params[name]) for name in PARAM_SPEC.names}
+
+
+def apply_chain(x, sample_rate: float, params: Mapping) -> np.ndarray:
+    """6-band parametric EQ then compressor on audio shaped (samples,) or (samples, channels)."""
+    frames, was_1d = as_frames(x)
+    return restore(_Voice(sample_rate, params, frames.shape[1]).run(frames), was_1d)
+
+
+class _Voice:
+    """One parameter set with its carried state: EQ filter memory and compressor detector."""
+
+    def __init__(self, sample_rate: float, params: Mapping, channels: int, zi=None, comp=None):
+        self.sample_rate = sample_rate
+        self.params = _floats(params)
+        self.sos = eq_sos(sample_rate, self.params)
+        self.zi = np.zeros((self.sos.shape[0], 2, channels)) if zi is None else zi.copy()
+        self.comp = CompressorState() if comp is None else comp.copy()
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        y, self.zi = sosfilt_state(self.sos, frames, self.zi)
+        return compress_frames(y, self.sample_rate, self.params, self.comp)
+
+    def successor(self, params: Mapping, history: np.ndarray) -> "_Voice":
+        """A voice with new parameters, warmed up on the recent input ``history``: its filters start from rest
+        and its detector from this voice's state, so at the switch its state is close to what it would be had it
+        run all along (the EQ's transient modes, up to the high bands' ringing, have died out)."""
+        voice = _Voice(self.sample_rate, params, self.zi.shape[-1], comp=self.comp)
+        voice.run(history)
+        return voice
+
+
+class StreamingChain:
+    """Block-by-block EQ -> compressor with carried state; equals ``apply_chain`` for constant parameters.
+
+    ``set_params`` takes effect at the next block without clicks: the new parameters are warmed up on the last
+    ``warmup_ms`` of input, then their output is cross-faded in over ``ramp_ms`` (raised cosine) against the old
+    parameters' output. A change that arrives during a fade starts with the first block after that fade.
+    """
+
+    def __init__(self, sample_rate: float, params: Mapping, channels: int = 1, ramp_ms: float = 20.0,
+                 warmup_ms: float = 100.0):
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1, got {channels}")
+        self.sample_rate = float(sample_rate)
+        self.channels = channels
+        self.ramp_samples = max(1, int(round(ramp_ms * 1e-3 * sample_rate)))
+        self._history = np.zeros((max(1, int(round(warmup_ms * 1e-3 * sample_rate))), channels), np.float32)
+        self._voice = _Voice(self.sample_rate, params, channels)
+        self._fading: _Voice | None = None  # the previous voice while a cross-fade runs
+        self._fade_pos = 0
+        self._pending: dict[str, float] | None = None
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The parameters the chain is moving to (or holds)."""
+        return dict(self._pending or self._voice.params)
+
+    def set_params(self, params: Mapping) -> None:
+        if self._fading is not None:
+            self._pending = _floats(params)
+            return
+        self._fading, self._voice = self._voice, self._voice.successor(params, self._history)
+        self._fade_pos = 0
+
+    def process(self, block) -> np.ndarray:
+        """Process one block shaped (samples,) or (samples, channels); returns the same shape and dtype."""
+        frames, was_1d = as_frames(block)
+        if frames.shape[1] != self.channels:
+            raise ValueError(f"block has {frames.shape[1]} channels, the chain was built for {self.channels}")
+        if self._fading is None and self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.set_params(pending)
+        out = np.empty_like(frames)
+        start = 0
+        while start < len(frames):
+            if self._fading is None:
+                out[start:] = self._voice.run(frames[start:])
+                break
+            stop = min(len(frames), start + self.ramp_samples - self._fade_pos)
+            seg = frames[start:stop]
+            pos = self._fade_pos + np.arange(1, len(seg) + 1)
+            w = (0.5 - 0.5 * np.cos(np.pi * pos / self.ramp_samples)).astype(frames.dtype)[:, None]
+            old, new = self._fading.run(seg), self._voice.run(seg)
+            out[start:stop] = old + w * (new - old)
+            self._fade_pos += len(seg)
+            start = stop
+            if self._fade_pos >= self.ramp_samples:
+                self._fading = None
+        self._remember(frames)
+        return restore(out, was_1d)
+
+    def _remember(self, frames: np.ndarray) -> None:
+        """Keep the last ``warmup_ms`` of input for warming up the next parameter set."""
+        n, h = len(frames), self._history
+        if n >= len(h):
+            h[:] = frames[-len(h):]
+        else:
+            h[:-n] = h[n:]
+            h[-n:] = frames

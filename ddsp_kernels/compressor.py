@@ -1,0 +1,128 @@
+"""Feed-forward dynamic range compressor after Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor
+Design - A Tutorial and Analysis", JAES 60(6), 2012:
+
+- level detection in dB of the sample peak, linked across channels (the loudest channel drives all);
+- gain computer with a soft knee (their eq. 4, with the correct quadratic ``(1/R - 1)(x - T + W/2)^2 / (2W)``);
+- gain-reduction ballistics by their smooth decoupled peak detector (eq. 17 followed by an attack one-pole):
+  ``y1[n] = max(xL[n], aR y1[n-1] + (1 - aR) xL[n])``, ``yL[n] = aA yL[n-1] + (1 - aA) y1[n]``;
+- makeup gain.
+
+Attack and release *times* are the time to cover 90 % of a gain-reduction step, so a one-pole coefficient is
+``a = 10 ** (-1 / (t * fs))``. The release recursion is evaluated exactly without a per-sample Python loop: with
+``d = y1 - xL`` it is the Lindley recursion ``d[n] = max(0, aR (d[n-1] + xL[n-1] - xL[n]))``, which after scaling
+by ``aR**-n`` becomes a cumulative sum and a cumulative minimum (chunked so the scale stays finite).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Mapping
+
+import numpy as np
+
+from .signal import as_frames, restore
+
+LEVEL_FLOOR_DB = -120.0
+_MAX_LOG_SCALE = 600.0  # largest exponent of the release scaling inside one chunk (exp(600) ~ 1e260)
+_MAX_CHUNK = 65536
+_LN10 = float(np.log(10.0))
+
+
+def ballistics_coefficient(time_ms, sample_rate: float):
+    """One-pole coefficient whose step response covers 90 % of a step in ``time_ms`` milliseconds."""
+    return np.exp(-_LN10 / (np.maximum(np.asarray(time_ms, dtype=np.float64), 1e-6) * 1e-3 * sample_rate))
+
+
+def static_gain_db(level_db, threshold_db, ratio, knee_db):
+    """Gain computer of Giannoulis et al. eq. 4 as a gain (output level minus input level, <= 0 dB).
+
+    Written branch-free: with ``k`` the knee width and ``u = clip(x - T + k/2, 0, k)``, the curve is
+    ``(1/R - 1) (u^2 / (2k) + max(x - T - k/2, 0))``, which is eq. 4 in each of its three regions.
+    """
+    level_db = np.asarray(level_db)
+    dtype = level_db.dtype if level_db.dtype.kind == "f" else np.dtype(np.float64)
+    knee = max(float(knee_db), 1e-9)
+    slope = dtype.type(1.0 / float(ratio) - 1.0)
+    u = level_db - dtype.type(float(threshold_db) - knee / 2)
+    above = np.maximum(u - dtype.type(knee), 0, dtype=dtype)
+    np.clip(u, 0, knee, out=u)
+    np.square(u, out=u)
+    u *= dtype.type(1.0 / (2.0 * knee))
+    u += above
+    u *= slope
+    return u
+
+
+@lru_cache(maxsize=16)
+def _release_scales(log_alpha: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``aR**-k`` and ``aR**(k+1)`` for k < length (cached: streaming reuses them every block)."""
+    k = np.arange(length, dtype=np.float64)
+    return np.exp(log_alpha * k), np.exp(-log_alpha * (k + 1.0))
+
+
+def _release_stage(x_l: np.ndarray, alpha_r: float, y1_prev: float, out: np.ndarray) -> float:
+    """Exact ``y1[n] = max(xL[n], aR y1[n-1] + (1 - aR) xL[n])`` into ``out``; returns the last y1."""
+    log_alpha = -np.log(alpha_r)
+    chunk = int(min(_MAX_CHUNK, max(1, _MAX_LOG_SCALE // max(log_alpha, 1e-12))))
+    grow, decay = _release_scales(log_alpha, chunk)
+    scan = np.empty(min(chunk, len(x_l)) + 1)
+    for start in range(0, len(x_l), chunk):
+        x = x_l[start:start + chunk]
+        m = len(x)
+        # scan = [0, running sum of the scaled increments (xL[n-1] - xL[n]) aR^-n], y1_prev - xL[0] first
+        s = scan[1:m + 1]
+        scan[0] = 0.0
+        s[0] = y1_prev - x[0]
+        np.subtract(x[:-1], x[1:], out=s[1:])
+        np.multiply(s, grow[:m], out=s)
+        np.cumsum(s, out=s)
+        y = out[start:start + m]
+        np.subtract(s, np.fmin.accumulate(scan[:m + 1])[1:], out=y)  # Lindley: S - min(0, min S)
+        np.multiply(y, decay[:m], out=y)
+        np.add(y, x, out=y)
+        y1_prev = float(y[-1])
+    return y1_prev
+
+
+class CompressorState:
+    """Detector state carried between blocks: the release stage ``y1`` and the smoothed reduction ``yL`` (dB)."""
+
+    __slots__ = ("y1", "y_l")
+
+    def __init__(self, y1: float = 0.0, y_l: float = 0.0):
+        self.y1 = y1
+        self.y_l = y_l
+
+    def copy(self) -> "CompressorState":
+        return CompressorState(self.y1, self.y_l)
+
+
+def compress_frames(frames: np.ndarray, sample_rate: float, params: Mapping, state: CompressorState) -> np.ndarray:
+    """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio."""
+    from scipy.signal import lfilter
+
+    n = frames.shape[0]
+    if n == 0:
+        return frames.copy()
+    peak = np.abs(frames[:, 0]) if frames.shape[1] == 1 else np.max(np.abs(frames), axis=1)
+    level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
+    level = np.log10(level)
+    level *= np.float32(20.0)
+    reduction = static_gain_db(level, params["comp_threshold_db"], params["comp_ratio"], params["comp_knee_db"])
+    reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
+    y1 = np.empty(n, dtype=np.float64)
+    state.y1 = _release_stage(reduction, float(ballistics_coefficient(params["comp_release_ms"], sample_rate)),
+                              state.y1, y1)
+    alpha_a = float(ballistics_coefficient(params["comp_attack_ms"], sample_rate))
+    y_l, _ = lfilter([1.0 - alpha_a], [1.0, -alpha_a], y1, zi=[alpha_a * state.y_l])
+    state.y_l = float(y_l[-1])
+    gain = np.float32(params["comp_makeup_db"]) - y_l.astype(np.float32)
+    gain *= np.float32(_LN10 / 20.0)
+    np.exp(gain, out=gain)
+    return frames * gain.astype(frames.dtype, copy=False)[:, None]
+
+
+def compressor(x, sample_rate: float, params: Mapping) -> np.ndarray:
+    """Compress audio shaped (samples,) or (samples, channels) with physical ``params`` (``comp_*`` names)."""
+    frames, was_1d = as_frames(x)
+    return restore(compress_frames(frames, sample_rate, params, CompressorState()), was_1d)
