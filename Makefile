@@ -15,9 +15,9 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# everything the host test suite needs
+# everything the host test suite needs: runtime + training/export (TensorFlow) + dev references
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
