@@ -43,7 +43,7 @@ def static_gain_db(level_db, threshold_db, ratio, knee_db):
     dtype = level_db.dtype if level_db.dtype.kind == "f" else np.dtype(np.float64)
     knee = max(float(knee_db), 1e-9)
     slope = dtype.type(1.0 / float(ratio) - 1.0)
-    u = level_db - dtype.type(float(threshold_db) - knee / 2)
+    u = np.array(level_db - dtype.type(float(threshold_db) - knee / 2), dtype=dtype)  # writable, also when 0-d
     above = np.maximum(u - dtype.type(knee), 0, dtype=dtype)
     np.clip(u, 0, knee, out=u)
     np.square(u, out=u)

@@ -76,3 +76,8 @@ def test_linked_stereo_detection(rng):
 def test_ballistics_coefficient_90_percent():
     a = ballistics_coefficient(10.0, 48000)
     assert a ** 480 == pytest.approx(0.1)
+
+
+def test_static_gain_of_a_scalar_level():
+    assert float(static_gain_db(np.float64(-10.0), -20.0, 2.0, 0.0)) == pytest.approx(-5.0)
+    assert float(static_gain_db(-10.0, -20.0, 2.0, 0.0)) == pytest.approx(-5.0)

@@ -1,0 +1,127 @@
+"""``aebox-edge data``: synthesize, build and preview training data. Imports only click and the standard library
+at module level (``aebox-edge --help`` must stay instant); the work is imported inside each command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+STYLE_NAMES = ("neutral", "broadcast", "telephone", "bright", "warm", "random")  # = styles.STYLES
+
+
+def _styles(ctx, param, values):
+    names = tuple(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
+    bad = [n for n in names if n not in STYLE_NAMES]
+    if bad:
+        raise click.BadParameter(f"unknown style(s) {', '.join(bad)}; choose from {', '.join(STYLE_NAMES)}")
+    return names or STYLE_NAMES
+
+
+def _venue_options(f):
+    """Options shared by ``synth`` and ``build``: everything that shapes the examples."""
+    for decorator in reversed((
+        click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+                     help="Directory for the shards and manifest.json."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice."),
+        click.option("--styles", multiple=True, callback=_styles, metavar="NAME[,NAME...]",
+                     help=f"Production styles to draw from (repeatable or comma-separated): "
+                          f"{', '.join(STYLE_NAMES)}. Default: all."),
+        click.option("--irs", "irs_dir", type=click.Path(exists=True, file_okay=False),
+                     help="Folder of impulse-response files (any rate/channels) used instead of synthesized "
+                          "club IRs; files under a sub-folder named 'phone' replace the phone IRs."),
+        click.option("--noise-snr", nargs=2, type=float, default=(10.0, 30.0), show_default=True,
+                     metavar="LO HI", help="Crowd-noise SNR range in dB."),
+        click.option("--no-crowd", is_flag=True, help="Add no crowd noise."),
+        click.option("--rt60", nargs=2, type=float, default=(0.3, 1.5), show_default=True, metavar="LO HI",
+                     help="RT60 range (s) of synthesized club rooms (mid-frequency)."),
+        click.option("--no-swap", is_flag=True, help="One example per clip instead of the triple and its swap."),
+        click.option("--shard-size", type=click.IntRange(min=1), default=256, show_default=True,
+                     help="Examples per shard file."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes [default: CPU count]. Results do not depend on it."),
+        click.option("--force", is_flag=True, help="Replace a dataset already in --out."),
+    )):
+        f = decorator(f)
+    return f
+
+
+def _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size):
+    from .dataset import DataConfig
+
+    return DataConfig(seed=seed, styles=styles, swap=not no_swap, crowd_snr_db=None if no_crowd else noise_snr,
+                      rt60_s=rt60, irs=irs_dir, shard_size=shard_size)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"aebox-edge: warning: {message}", err=True)
+
+
+def _summary(manifest: dict, out_dir: str) -> None:
+    counts = manifest["counts"]
+    styles = ", ".join(f"{k} {v}" for k, v in manifest["style_histogram"].items())
+    click.echo(f"wrote {counts['examples']} examples ({counts['clips']} clips) in {counts['shards']} shard(s) "
+               f"to {out_dir}; styles: {styles}")
+
+
+@click.group()
+def data():
+    """Make training data: synthesized music or your own folder, styles, venue IRs, crowd noise."""
+
+
+@data.command()
+@click.option("--count", type=click.IntRange(min=1), required=True,
+              help="Number of examples (each clip gives two: the triple and its swap).")
+@_venue_options
+def synth(count, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers, force):
+    """Synthesize --count examples from procedural music."""
+    from .dataset import synth_dataset
+
+    config = _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size)
+    with click.progressbar(length=count, label="synth", file=sys.stderr) as bar:
+        manifest = synth_dataset(out_dir, count, config, workers=workers, progress=bar.update, warn=_warn,
+                                 force=force)
+    _summary(manifest, out_dir)
+
+
+@data.command()
+@click.option("--music", "music_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of audio files (any format soundfile reads, any rate and channel count).")
+@click.option("--patches-per-file", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Random non-silent clips cut from each file.")
+@_venue_options
+def build(music_dir, patches_per_file, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap,
+          shard_size, workers, force):
+    """Build examples from a folder of real music."""
+    from ..errors import InputError
+    from .dataset import build_dataset
+    from .sources import find_audio_files
+
+    if not os.path.isdir(music_dir):
+        raise InputError(f"music folder {music_dir} does not exist or is not a directory")
+    config = _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size)
+    with click.progressbar(length=len(find_audio_files(music_dir)), label="build", file=sys.stderr) as bar:
+        manifest = build_dataset(out_dir, music_dir, config, patches_per_file=patches_per_file, workers=workers,
+                                 progress=bar.update, warn=_warn, force=force)
+    _summary(manifest, out_dir)
+    if manifest["skipped"]:
+        click.echo(f"skipped {len(manifest['skipped'])} unreadable or unusable file(s); see manifest.json")
+
+
+@data.command()
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--index", type=int, default=0, show_default=True, help="Example to show.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for input.wav, reference.wav, target.wav and spectrograms.png.")
+def preview(dataset_dir, index, out_dir):
+    """Write one example as three wav files and a spectrogram PNG."""
+    from ..errors import InputError
+    from .dataset import open_dataset
+    from .preview import write_preview
+
+    reader = open_dataset(dataset_dir)
+    if not 0 <= index < len(reader):
+        raise InputError(f"--index {index} out of range: {dataset_dir} has {len(reader)} examples")
+    for path in write_preview(reader, index, out_dir, warn=_warn):
+        click.echo(path)
