@@ -14,6 +14,11 @@ from .errors import AeboxError
 # listed by --help, so those modules must keep numpy/scipy imports inside their commands.
 LAZY_COMMANDS = {
     "data": "aebox_edge.data.cli:data",
+    "train": "aebox_edge.training.cli:train",
+    "eval": "aebox_edge.training.cli:evaluate",
+    "export": "export.cli:export",
+    "run": "aebox_edge.run_cli:run",
+    "bench": "aebox_edge.run_cli:bench",
 }
 
 

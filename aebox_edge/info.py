@@ -8,14 +8,13 @@ import platform
 import sys
 from importlib import metadata
 
-# Interpreter backends in the order the runtime tries them (TensorFlow is left out: it takes seconds to import).
-_BACKENDS = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter", "tflite-runtime"))
-
-
 def _backend() -> str:
-    """The first importable interpreter backend with its version, noting backends that are installed but broken."""
+    """The first importable interpreter backend of the runtime's list with its version, noting backends that are
+    installed but broken (TensorFlow is left out: it takes seconds to import)."""
+    from .runtime import BACKENDS
+
     broken = []
-    for module, dist in _BACKENDS:
+    for _, module, _, dist in (b for b in BACKENDS if b[0] != "tensorflow"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,3 +1,4 @@
+import aebox_edge  # noqa: F401  (first: pins BLAS to one thread before numpy loads, as the runtime does)
 import numpy as np
 import pytest
 

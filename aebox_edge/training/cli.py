@@ -1,0 +1,85 @@
+"""``aebox-edge train`` and ``aebox-edge eval``. Imports only click and the standard-library run options at module
+level (``aebox-edge --help`` stays fast); TensorFlow and numpy are imported inside the commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .config import GRAD_METHODS, MODEL_CONFIGS, OPTIMIZERS, STRATEGIES, TrainConfig
+
+_DEFAULT = TrainConfig()
+
+
+def _quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) off the terminal unless asked for."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _default(name: str) -> str:
+    return f"[default: {getattr(_DEFAULT, name)}; on --resume: the saved run's]"
+
+
+@click.command()
+@click.option("--config", type=click.Choice(MODEL_CONFIGS),
+              help=f"Analyser: edge (ours, int8-friendly) or paper (the paper's small model). {_default('config')}")
+@click.option("--data", type=click.Path(exists=True, file_okay=False),
+              help="Dataset directory from 'aebox-edge data synth/build' (on --resume: the saved one).")
+@click.option("--grad", type=click.Choice(GRAD_METHODS),
+              help=f"Gradient through the DSP: SPSA over the numpy kernels, or the TF twins. {_default('grad')}")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help=f"Total epochs (on --resume: may be raised to continue). [default: {_DEFAULT.epochs}]")
+@click.option("--batch-size", type=click.IntRange(min=1), help=_default("batch_size"))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Learning rate. {_default('lr')}")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=_default("optimizer"))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Run directory: config, checkpoints, logs, model.keras.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out at its next epoch, with optimizer state.")
+@click.option("--strategy", type=click.Choice(STRATEGIES),
+              help=f"tf.distribute strategy (multiworker reads TF_CONFIG). {_default('strategy')}")
+@click.option("--seed", type=int, help=_default("seed"))
+@click.option("--spsa-epsilon", type=float, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
+@click.option("--l1-weight", type=float, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
+@click.option("--val-fraction", type=float, help=f"Fraction of clips held out for validation. "
+                                                 f"{_default('val_fraction')}")
+def train(out_dir, data, resume, **options):
+    """Train an analyser through the EQ + compressor chain on a dataset directory."""
+    _quiet_tensorflow()
+    from .train import train as run_train
+
+    run_train(out_dir, data=data, resume=resume, echo=click.echo, **options)
+
+
+@click.command("eval")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True),
+              help="A run directory, a model.keras, or a model.tflite.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Dataset directory of held-out examples.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the results as JSON here.")
+@click.option("--figures", type=click.Path(file_okay=False),
+              help="Write spectrogram and waveform figures of the first clips here.")
+@click.option("--figure-count", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+def evaluate(model_path, data, json_out, figures, figure_count, batch_size):
+    """Evaluate a model against the Corrupt and Baseline rows (MSD, SCE, RMS, LUFS; mean +- std over clips)."""
+    from aebox_edge.data.dataset import open_dataset
+
+    _quiet_tensorflow()
+    from .evaluate import evaluate_model, load_analyser
+
+    loaded = load_analyser(model_path)
+    total = len(open_dataset(data))
+    with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
+        result = evaluate_model(model_path, data, batch_size=batch_size, figures=figures,
+                                figure_count=figure_count, progress=bar.update, loaded=loaded)
+    click.echo(result["table"])
+    if json_out:
+        tmp = f"{json_out}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, json_out)
+        click.echo(f"results written to {json_out}")

@@ -1,0 +1,127 @@
+"""``aebox-edge eval``: the paper's four metrics (``aebox_edge.metrics``) over a dataset, for the rows Corrupt (input
+vs target), Baseline (``aebox_edge.baseline``) and the model (its predicted parameters applied with the runtime's
+``ddsp_kernels.apply_chain``), with figures like the paper's Fig. 3 (spectrograms) and Fig. 12 (waveforms)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from aebox_edge.baseline import match_reference
+from aebox_edge.data.dataset import open_dataset
+from aebox_edge.errors import InputError
+from aebox_edge.features import FRONT_ENDS, FrontEndConfig, analysis_features, stft
+from aebox_edge.metrics import evaluate as clip_metrics
+from aebox_edge.metrics import format_table, summarize
+from ddsp_kernels import PARAM_SPEC, apply_chain
+
+from .config import CONFIG_FILE, MODEL_FILE
+
+
+def load_analyser(path: str):
+    """``(keras model, front end, config name)`` from a run directory, a ``.keras`` analyser (front end from the
+    ``config.json`` beside it, else recognized by its input shape) or a ``.tflite`` file (not supported yet)."""
+    path = os.fspath(path)
+    if path.endswith(".tflite"):
+        raise InputError(f"{path}: evaluating .tflite models comes with the LiteRT runtime; evaluate the run "
+                         "directory or its model.keras for now")
+    if os.path.isdir(path):
+        path = os.path.join(path, MODEL_FILE)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such model (give a run directory, a .keras or a .tflite file)")
+    if not path.endswith(".keras"):
+        raise InputError(f"{path}: expected a run directory, a .keras or a .tflite file")
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a loadable Keras model ({exc})") from None
+    record = os.path.join(os.path.dirname(path), CONFIG_FILE)
+    if os.path.exists(record):
+        with open(record, encoding="utf-8") as f:
+            run = json.load(f)
+        return model, FrontEndConfig.from_dict(run["front_end"]), run["train"]["config"]
+    shape = tuple(model.inputs[0].shape[1:3])
+    for name, front_end in FRONT_ENDS.items():
+        if front_end.shape == shape:
+            return model, front_end, name
+    raise InputError(f"{path}: input shape {shape} matches no front end and there is no {CONFIG_FILE} beside it")
+
+
+def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: str | None = None,
+                   figure_count: int = 3, progress=None, loaded=None) -> dict:
+    """Metrics per clip and their summary for Corrupt, Baseline and the model; figures of the first
+    ``figure_count`` clips into ``figures``. ``progress(n)`` is called per batch of n clips. ``loaded`` is
+    :func:`load_analyser`'s result for ``model_path`` if the caller has it already."""
+    model, front_end, config = loaded or load_analyser(model_path)
+    reader = open_dataset(data)
+    sr = int(reader.manifest["sample_rate"])
+    if sr != front_end.sample_rate:
+        raise InputError(f"{data} is at {sr} Hz; the model's front end analyses {front_end.sample_rate} Hz audio")
+    row = f"Model ({config})"
+    rows = {"Corrupt": [], "Baseline": [], row: []}
+    parameters = []
+    if figures:
+        os.makedirs(figures, exist_ok=True)
+    for batch in reader.batches(batch_size):
+        f_in, f_ref = analysis_features(batch["input"], batch["reference"], front_end)
+        p01 = np.asarray(model([f_in, f_ref], training=False), dtype=np.float64)
+        physical = PARAM_SPEC.as_array(PARAM_SPEC.to_physical(p01))
+        for b, (x, ref, target) in enumerate(zip(batch["input"], batch["reference"], batch["target"])):
+            predicted = apply_chain(x, sr, PARAM_SPEC.as_dict(physical[b]))
+            rows["Corrupt"].append(clip_metrics(x, target, sr))
+            rows["Baseline"].append(clip_metrics(match_reference(x, ref, sr), target, sr))
+            rows[row].append(clip_metrics(predicted, target, sr))
+            parameters.append(physical[b].tolist())
+            if figures and len(parameters) <= figure_count:
+                plot_clip(os.path.join(figures, f"clip{len(parameters) - 1:03d}"), x, predicted, target, sr)
+        if progress is not None:
+            progress(len(batch["input"]))
+    corrupt = rows.pop("Corrupt")
+    return {
+        "model": os.path.abspath(model_path), "data": os.path.abspath(data), "config": config,
+        "examples": len(corrupt), "sample_rate": sr,
+        "table": format_table(corrupt, rows),
+        "summary": summarize(corrupt, rows),
+        "per_clip": {"Corrupt": corrupt, **rows},
+        "predicted_params": {"names": list(PARAM_SPEC.names), "values": parameters},
+    }
+
+
+def plot_clip(prefix: str, dirty, predicted, target, sample_rate: int) -> list[str]:
+    """``PREFIX_spectrogram.png`` (dirty / predicted / target STFTs in dB, like the paper's Fig. 3) and
+    ``PREFIX_waveform.png`` (the three waveforms, like its Fig. 12); returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    signals = {"Dirty input": dirty, "Predicted": predicted, "Target": target}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True, constrained_layout=True)
+    spectra = {k: 20 * np.log10(np.abs(stft(np.asarray(v, np.float32), 1024, 256)) + 1e-6) for k, v in
+               signals.items()}
+    top = max(float(s.max()) for s in spectra.values())
+    for ax, (title, spectrum) in zip(axes, spectra.items()):
+        duration = len(dirty) / sample_rate
+        image = ax.imshow(spectrum.T, origin="lower", aspect="auto", vmin=top - 80, vmax=top, cmap="magma",
+                          extent=(0, duration, 0, sample_rate / 2000))
+        ax.set(title=title, xlabel="time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    fig.colorbar(image, ax=axes, label="dB")
+    spectrogram = f"{prefix}_spectrogram.png"
+    fig.savefig(spectrogram, dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(3, 1, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
+    t = np.arange(len(dirty)) / sample_rate
+    for ax, (title, signal) in zip(axes, signals.items()):
+        ax.plot(t, signal, linewidth=0.3)
+        ax.set(title=title, ylabel="amplitude")
+    axes[-1].set_xlabel("time (s)")
+    waveform = f"{prefix}_waveform.png"
+    fig.savefig(waveform, dpi=100)
+    plt.close(fig)
+    return [spectrogram, waveform]

@@ -1,0 +1,228 @@
+"""``aebox-edge train``: fit an analyser through the DDSP layer (DESIGN section 6).
+
+A run directory holds::
+
+    config.json              the run's options, front end, parameter names, dataset and software versions
+    model.keras              the analyser (features -> 24 normalized parameters) of the best epoch so far
+    log.csv                  one row per epoch (loss, val_loss, epoch_seconds)
+    tensorboard/             TensorBoard logs
+    checkpoints/last.keras   the whole enhancer with its optimizer state after the last finished epoch
+    checkpoints/best.keras   the same at the best epoch (lowest val_loss, or loss without validation)
+    checkpoints/state.json   the last finished epoch and the best value so far
+
+``--resume`` reloads ``last.keras`` (weights and optimizer state) and continues at the next epoch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from aebox_edge.data.dataset import open_dataset
+from aebox_edge.errors import InputError, RuntimeFailure
+from ddsp_kernels import PARAM_SPEC
+
+from .config import CONFIG_FILE, MODEL_FILE, TrainConfig
+from .data import make_dataset, sample_rate_and_window, split_dataset
+from .losses import MultiResolutionMelLoss
+from .models import build_analyser, build_enhancer, count_flops, front_end_for
+
+LOG_FILE = "log.csv"
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "state.json"
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``default`` (one device), ``mirrored`` (all local GPUs, or the CPU) or ``multiworker`` (``TF_CONFIG``)."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _save_model(model: keras.Model, path: str) -> None:
+    tmp = path[: -len(".keras")] + ".partial.keras"
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """After every epoch: ``last.keras``; on improvement ``best.keras`` and the analyser as ``model.keras``; then
+    ``state.json``. Adds ``epoch_seconds`` to the epoch's logs. Writes only on the chief worker."""
+
+    def __init__(self, run_dir: str, analyser_name: str, monitor: str, best: float, write: bool = True):
+        super().__init__()
+        self.run_dir = run_dir
+        self.analyser_name = analyser_name
+        self.monitor = monitor
+        self.best = best
+        self.write = write
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["epoch_seconds"] = time.perf_counter() - self._started
+        value = float(logs.get(self.monitor, np.nan))
+        if not np.isfinite(value):
+            return  # a diverged epoch is never checkpointed: resume starts from the last good one
+        improved = value < self.best
+        if improved:
+            self.best = value
+        if not self.write:
+            return
+        checkpoints = os.path.join(self.run_dir, CHECKPOINTS)
+        last = os.path.join(checkpoints, "last.keras")
+        _save_model(self.model, last)
+        state_path = os.path.join(checkpoints, STATE_FILE)
+        state = _read_state(state_path) or {}
+        if improved:
+            shutil.copyfile(last, os.path.join(checkpoints, "best.partial.keras"))
+            os.replace(os.path.join(checkpoints, "best.partial.keras"), os.path.join(checkpoints, "best.keras"))
+            _save_model(self.model.get_layer(self.analyser_name), os.path.join(self.run_dir, MODEL_FILE))
+            state["best_epoch"] = epoch
+        state.update(epoch=epoch, monitor=self.monitor, best=self.best,
+                     logs={k: float(v) for k, v in logs.items()})
+        _write_json(state_path, state)
+
+
+def _read_state(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _optimizer(name: str, lr: float) -> keras.optimizers.Optimizer:
+    return keras.optimizers.SGD(lr) if name == "sgd" else keras.optimizers.Adam(lr)
+
+
+def _run_record(config: TrainConfig, data: str, front_end, split, sample_rate: int, window: int,
+                analyser: keras.Model) -> dict:
+    manifest = open_dataset(data).manifest
+    return {
+        "train": config.to_dict(),
+        "data": {"path": os.path.abspath(data), "seed": manifest.get("seed"), "counts": manifest.get("counts"),
+                 "config": manifest.get("config"), "sample_rate": sample_rate, "window_samples": window,
+                 "split": {"first_val_clip": split.first_val_clip, "train": split.train, "val": split.val}},
+        "front_end": front_end.to_dict(),
+        "param_names": list(PARAM_SPEC.names),
+        "model": {"name": analyser.name, "params": int(analyser.count_params()), "flops": count_flops(analyser)},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def prepare_run(out_dir: str, resume: bool, data: str | None, **options) -> tuple[TrainConfig, str, int, float]:
+    """Check the run directory and return ``(config, data, first epoch, best so far)``: a fresh run needs an empty
+    or new ``out_dir``; ``--resume`` needs a run there and continues its saved config (see ``TrainConfig.resumed``)."""
+    config_path = os.path.join(out_dir, CONFIG_FILE)
+    state = _read_state(os.path.join(out_dir, CHECKPOINTS, STATE_FILE))
+    if not resume:
+        if os.path.exists(config_path):
+            raise InputError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
+        if data is None:
+            raise InputError("--data is required")
+        return TrainConfig(**{k: v for k, v in options.items() if v is not None}), data, 0, float("inf")
+    if state is None or not os.path.exists(os.path.join(out_dir, CHECKPOINTS, "last.keras")):
+        raise InputError(f"nothing to resume in {out_dir}: no finished epoch was checkpointed there")
+    with open(config_path, encoding="utf-8") as f:
+        record = json.load(f)
+    config = TrainConfig.from_dict(record["train"]).resumed(**options)
+    return config, data or record["data"]["path"], int(state["epoch"]) + 1, float(state["best"])
+
+
+def train(out_dir: str, data: str | None = None, resume: bool = False, echo=print, callbacks=(), verbose="auto",
+          **options) -> dict:
+    """Train (or with ``resume`` continue) the run in ``out_dir``; ``options`` are :class:`TrainConfig` fields
+    (``None`` = default, or the saved value on resume). Returns the final ``state.json`` content."""
+    config, data, initial_epoch, best = prepare_run(out_dir, resume, data, **options)
+    if not os.path.isdir(data):
+        raise InputError(f"dataset folder {data} does not exist")
+    strategy = make_strategy(config.strategy)
+    front_end = front_end_for(config.config)
+    sample_rate, window = sample_rate_and_window(data)
+    if sample_rate != front_end.sample_rate:
+        raise InputError(f"{data} is at {sample_rate} Hz; the {config.config} front end analyses "
+                         f"{front_end.sample_rate} Hz audio")
+    split = split_dataset(data, config.val_fraction)
+    if initial_epoch >= config.epochs:
+        echo(f"{out_dir}: {initial_epoch} epoch(s) already done (--epochs {config.epochs}); nothing to train")
+        return _read_state(os.path.join(out_dir, CHECKPOINTS, STATE_FILE))
+
+    keras.utils.set_random_seed(config.seed + initial_epoch)
+    chief = _is_chief(strategy)
+    os.makedirs(os.path.join(out_dir, CHECKPOINTS), exist_ok=True)
+    with strategy.scope():
+        if resume:
+            enhancer = keras.models.load_model(os.path.join(out_dir, CHECKPOINTS, "last.keras"))
+        else:
+            analyser = build_analyser(config.config, front_end)
+            enhancer = build_enhancer(analyser, sample_rate, window, config.grad, config.spsa_epsilon, config.seed)
+            enhancer.compile(optimizer=_optimizer(config.optimizer, config.lr),
+                             loss=MultiResolutionMelLoss(sample_rate, l1_weight=config.l1_weight),
+                             jit_compile=False)
+    analyser = enhancer.get_layer(f"analyser_{config.config}")
+    if not resume and chief:
+        _write_json(os.path.join(out_dir, CONFIG_FILE),
+                    _run_record(config, data, front_end, split, sample_rate, window, analyser))
+
+    train_ds = make_dataset(data, front_end, config.batch_size, split, "train", shuffle=True, seed=config.seed,
+                            first_epoch=initial_epoch)
+    val_ds = make_dataset(data, front_end, config.batch_size, split, "val") if split.val else None
+    monitor = "val_loss" if val_ds is not None else "loss"
+    ddsp = enhancer.get_layer("ddsp")
+    run_callbacks = [
+        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ddsp.reseed(epoch)),
+        keras.callbacks.TerminateOnNaN(),
+        RunCheckpoint(out_dir, analyser.name, monitor, best, write=chief),
+    ]
+    if chief:
+        run_callbacks.append(keras.callbacks.CSVLogger(os.path.join(out_dir, LOG_FILE), append=True))
+        if importlib.util.find_spec("tensorboard") is None:
+            echo("note: the tensorboard package is not installed; no TensorBoard logs (log.csv has the same)")
+        else:
+            run_callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"),
+                                                             write_graph=False, profile_batch=0))
+    run_callbacks += list(callbacks)
+    echo(f"training {analyser.name} ({analyser.count_params():,} parameters) with {config.grad} gradients on "
+         f"{split.train} examples, validating on {split.val}; epochs {initial_epoch + 1}..{config.epochs} "
+         f"-> {out_dir}")
+    history = enhancer.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+                           callbacks=run_callbacks, verbose=verbose, shuffle=False)
+    state = _read_state(os.path.join(out_dir, CHECKPOINTS, STATE_FILE)) or {}
+    if not np.all(np.isfinite(history.history.get("loss", []))):
+        raise RuntimeFailure(f"training diverged (non-finite loss); the last good checkpoint is epoch "
+                             f"{state.get('epoch', -1) + 1} in {os.path.join(out_dir, CHECKPOINTS)}")
+    if state:
+        echo(f"best {state['monitor']} {state['best']:.4f} at epoch {state['best_epoch'] + 1}; analyser saved as "
+             f"{os.path.join(out_dir, MODEL_FILE)}")
+    return state

@@ -1,0 +1,268 @@
+"""Keras analyser -> TFLite in four modes, verified against the float model, written atomically with its metadata.
+
+Recipe (DESIGN section 8): ``model.export(dir, format="tf_saved_model")`` then ``TFLiteConverter.from_saved_model``
+(``from_concrete_functions`` silently drops the weights and ``from_keras_model`` aborts on some TF versions). Modes:
+
+- ``int8``: full integer (``TFLITE_BUILTINS_INT8``), activations calibrated on a representative dataset of clips
+  through the numpy front end; model inputs and output stay float32 (the converter adds QUANTIZE / DEQUANTIZE).
+- ``float16``: float16 weights, float32 compute.
+- ``dynamic``: int8 weights, activations quantized on the fly (dynamic range quantization).
+- ``none``: float32.
+
+The .tflite is first written to a hidden temporary file beside ``out_path`` (with its metadata, which the runtime's
+``Enhancer`` needs to load it for verification); it is renamed into place only when the conversion succeeded and
+every parameter's p95 error is within its limit, so a failure leaves no model file behind. Then ``<stem>.json``
+(metadata, ``aebox_edge.model_metadata``) and ``<stem>.report.json`` (the report this function returns) are written
+beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+from aebox_edge.errors import InputError, RuntimeFailure
+from aebox_edge.features import FRONT_ENDS
+from aebox_edge.model_metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
+from aebox_edge.runtime import SIGNATURE_KEY, Enhancer
+
+from . import calibration, verify
+
+DEFAULT_OUT_PATTERN = os.path.join("models", "aebox_edge_{config}_{quantize}.tflite")
+
+
+class ExportFailure(RuntimeFailure):
+    """A failed conversion or a converted model outside the error limits; ``report`` holds what was measured."""
+
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report
+
+
+def report_path(model_path: str) -> str:
+    """``<stem>.report.json`` beside ``model_path``."""
+    return os.path.splitext(os.fspath(model_path))[0] + ".report.json"
+
+
+def load_analyser(model_or_path):
+    """``(keras model, source path or None, training run config)`` from a model, a ``.keras`` file or a run
+    directory (``model.keras`` and, when present, ``config.json``)."""
+    import keras
+
+    if isinstance(model_or_path, keras.Model):
+        return model_or_path, None, {}
+    path = os.fspath(model_or_path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise InputError(f"no Keras model at {path}; pass --model RUNDIR or a .keras file")
+    run_config = {}
+    config_path = os.path.join(os.path.dirname(path), "config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path) as fh:
+                run_config = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{config_path}: unreadable training config ({exc})") from None
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # keras raises ValueError, TypeError, OSError... for files it cannot read
+        raise InputError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
+    return model, path, run_config
+
+
+def model_front_end(model, config: str | None = None, run_config: dict | None = None):
+    """The analyser's front end: ``config``, else the training run's, else the one matching the model's input shape;
+    refused when the model's input shape or the run's recorded front end differ from this code's."""
+    shapes = {tuple(t.shape[1:]) for t in model.inputs}
+    if len(model.inputs) != 2 or len(shapes) != 1:
+        raise InputError(f"the analyser must take two inputs of one shape (frames, n_mels, 1), got "
+                         f"{[tuple(t.shape) for t in model.inputs]}")
+    shape = shapes.pop()
+    run_config = run_config or {}
+    config = config or run_config.get("train", {}).get("config")
+    if config is None:
+        matches = [f for f in FRONT_ENDS.values() if shape == (*f.shape, 1)]
+        if not matches:
+            raise InputError(f"model input shape {shape} matches no front end ("
+                             + ", ".join(f"{f.name}: {(*f.shape, 1)}" for f in FRONT_ENDS.values()) + ")")
+        return matches[0]
+    if config not in FRONT_ENDS:
+        raise InputError(f"unknown front-end config {config!r}; choose from {', '.join(FRONT_ENDS)}")
+    front_end = FRONT_ENDS[config]
+    if shape != (*front_end.shape, 1):
+        raise InputError(f"model input shape {shape} does not match the {config!r} front end {(*front_end.shape, 1)}")
+    if "front_end" in run_config and run_config["front_end"] != front_end.to_dict():
+        raise InputError(f"the model was trained with a front end that differs from this code's {config!r} front end; "
+                         f"retrain it (or export it with the code it was trained with)")
+    return front_end
+
+
+def _batch_one_signature(model):
+    """TensorSpecs of the model's inputs with batch 1. A static batch keeps the converted graph free of the
+    SHAPE / GATHER / PACK ops that a ``None`` batch puts in front of every reshape (e.g. the paper model's Flatten),
+    which XNNPACK does not delegate; the runtime analyses one window at a time."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec((1, *t.shape[1:]), tf.float32, name=t.name) for t in model.inputs]
+
+
+def convert_saved_model(saved_model_dir: str, quantize: str, representative=None) -> bytes:
+    """The TFLite flatbuffer of a SavedModel in one of the four modes (``representative`` is needed by int8)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    try:
+        with warnings.catch_warnings():  # int8 calibration runs TF's own deprecated tf.lite.Interpreter
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            return converter.convert()
+    except Exception as exc:  # ConverterError and friends: the conversion itself failed
+        raise ExportFailure(f"TFLite conversion ({quantize}) failed: {_converter_message(exc)}") from exc
+
+
+def _converter_message(exc: Exception) -> str:
+    """The converter's error lines without their MLIR locations and IR dumps (the full text stays chained)."""
+    messages = []
+    for line in str(exc).splitlines():
+        if "error:" in line:
+            text = line.split("error:", 1)[1]
+            text = text.rsplit(")): ", 1)[-1].strip().rstrip(":").strip()
+            if text and text not in messages:
+                messages.append(text)
+    return "; ".join(messages)[:500] or f"{type(exc).__name__}: {str(exc)[:500]}"
+
+
+def _metadata(model_path, front_end, quantize, input_names, source, run_config) -> dict:
+    """The metadata of the converted model at ``model_path`` (``model_metadata.build_metadata``)."""
+    import tensorflow as tf
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    signature = Interpreter(model_path=model_path).get_signature_list()[SIGNATURE_KEY]
+    if sorted(signature["inputs"]) != sorted(input_names) or len(signature["outputs"]) != 1:
+        raise ExportFailure(f"converted signature {signature} does not match the Keras inputs {input_names}")
+    return build_metadata(model_path, front_end=front_end, quantization=quantize, input_names=input_names,
+                          output_name=signature["outputs"][0], model_config=front_end.name, training=run_config,
+                          extra={"signature_key": SIGNATURE_KEY,
+                                 "input_shape": [1, *front_end.shape, 1],  # each input tensor, batch 1
+                                 "tensorflow_version": tf.__version__,
+                                 "source_model": None if source is None else {
+                                     "path": source, "sha256": sha256_file(source)}})
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path + ".tmp", "w") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str = "int8", config: str | None = None,
+                  calibration_clips: int = 200, calibration_data: str | None = None, verify_clips: int = 32,
+                  seed: int = 0, max_param_error: dict | None = None, timing_runs: int = 20,
+                  progress=None) -> dict:
+    """Convert, verify and write the analyser; returns the report (also written as ``<stem>.report.json``).
+
+    ``model_or_path``: a Keras model, a ``.keras`` file or a training run directory. ``out_path`` defaults to
+    ``models/aebox_edge_<front end>_<quantize>.tflite`` (the name the runtime looks for). ``config`` names the front
+    end (default: the training run's, else the one matching the model's input shape). int8 calibrates on
+    ``calibration_clips`` synthesized clips (seeded by ``seed``) or on examples of the dataset directory
+    ``calibration_data``; verification runs the converted model through the runtime's ``Enhancer`` on
+    ``verify_clips`` held-out clips. ``max_param_error`` maps error units (``dB``, ``cents``, ``%``) to limits on
+    each parameter's p95 error (defaults: ``verify.DEFAULT_MAX_PARAM_ERROR``). ``progress(1)`` is called per clip
+    prepared. Raises InputError for bad input, ExportFailure (with ``.report`` when verification ran) when the
+    conversion or verification fails.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise InputError(f"unknown quantization {quantize!r}; choose from {', '.join(QUANTIZATIONS)}")
+    if verify_clips < 1 or (quantize == "int8" and calibration_clips < 1):
+        raise InputError("need at least one verification clip, and one calibration clip for int8")
+    limits = {**verify.DEFAULT_MAX_PARAM_ERROR, **(max_param_error or {})}
+    model, source, run_config = load_analyser(model_or_path)
+    front_end = model_front_end(model, config, run_config)
+    out_path = os.fspath(out_path or DEFAULT_OUT_PATTERN.format(config=front_end.name, quantize=quantize))
+    if not out_path.endswith(".tflite"):
+        raise InputError(f"output path {out_path} must end in .tflite")
+
+    n_calibration = calibration_clips if quantize == "int8" else 0
+    calib, (inputs, references, audio) = calibration.clip_sets(front_end, n_calibration, verify_clips, seed,
+                                                               calibration_data, progress)
+    keras_names = [t.name for t in model.inputs]
+
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=out_dir, prefix=f".{os.path.basename(out_path)}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with tempfile.TemporaryDirectory() as saved_model_dir:
+            model.export(saved_model_dir, format="tf_saved_model", verbose=False,
+                         input_signature=[_batch_one_signature(model)])
+            representative = calibration.representative_dataset(*calib[:2], keras_names) if calib else None
+            flatbuffer = convert_saved_model(saved_model_dir, quantize, representative)
+        with open(tmp_path, "wb") as fh:
+            fh.write(flatbuffer)
+        meta = _metadata(tmp_path, front_end, quantize, keras_names, source, run_config)
+        write_metadata(tmp_path, meta)
+
+        # The converted model runs exactly as on the device: the runtime's Enhancer (metadata check, ai_edge_litert).
+        enhancer = Enhancer(tmp_path, num_threads=1)
+        p_test = np.stack([enhancer.predict(x, ref) for x, ref in zip(inputs, references)])
+        p_float = np.asarray(model.predict([inputs, references], batch_size=8, verbose=0), dtype=np.float32)
+        if not np.all(np.isfinite(p_float)):
+            raise ExportFailure("the float Keras model produced non-finite parameters")
+        errors = verify.param_errors(p_float, p_test)
+        failed = verify.over_limit(errors, limits)
+        source_text = calibration_data or f"synthesized, seed {seed}"
+        report = {
+            "model": out_path,
+            "quantization": quantize,
+            "front_end": front_end.name,
+            "source": source,
+            "size_bytes": len(flatbuffer),
+            "sha256": meta["sha256"],
+            "inputs": meta["inputs"],
+            "output": meta["output"],
+            "calibration": None if calib is None else {"clips": len(calib[0]), "source": source_text},
+            "verification": {
+                "clips": len(inputs),
+                "source": source_text if calibration_data else f"{source_text}, clips "
+                                                                f"{n_calibration}..{n_calibration + len(inputs) - 1}",
+                "limits": limits, "param_errors": errors, "over_limit": failed,
+                "msd": verify.rendered_msd(audio, p_float, p_test, front_end.sample_rate),
+                "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
+            },
+            "delegation": verify.delegation(tmp_path),
+            "invoke_ms": verify.invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
+            "passed": not failed,
+        }
+        if failed:
+            raise ExportFailure(f"{quantize} model exceeds the parameter error limits {limits} (p95) for "
+                                f"{', '.join(failed)}; nothing written", report)
+        os.replace(tmp_path, out_path)
+    finally:
+        _remove(tmp_path)
+        _remove(metadata_path(tmp_path))
+    try:
+        report["metadata"] = write_metadata(out_path, meta)
+        report["report"] = report_path(out_path)
+        _write_json(report["report"], report)
+    except OSError as exc:
+        _remove(out_path)
+        raise ExportFailure(f"could not write the metadata or report of {out_path}: {exc}") from exc
+    return report
