@@ -1,4 +1,4 @@
-"""aebox-edge: live-music enhancement on the edge (Audio Engineer in a Box, Mockenhaupt et al.).
+"""aebox-edge: live-music enhancement on the edge (Audio Engineer in a Box, von Estorff & Krause 2024).
 
 A small network predicts the 24 parameters of a parametric EQ and a compressor (``ddsp_kernels``) from log-mel
 spectrograms of a dirty recording and a clean reference. This package is the device side: it never imports

@@ -2,7 +2,7 @@
 
 24 parameters; a network predicts them normalized to [0, 1] and this module maps them to physical units
 (dB, Hz, ms) and back, linearly or logarithmically, vectorized over any leading batch shape. Ranges follow
-DeepAFx-ST's documented DSP ranges (Steinmetz et al. 2022), as the paper (Mockenhaupt et al.) uses them.
+DeepAFx-ST's documented DSP ranges (Steinmetz et al. 2022), as the paper (von Estorff & Krause 2024) uses them.
 """
 
 from __future__ import annotations

@@ -62,13 +62,28 @@ def test_train_then_eval_cli(tiny_data, tmp_path):
     assert len(report["predicted_params"]["values"]) == 12
     assert sorted(os.listdir(figures)) == ["clip000_spectrogram.png", "clip000_waveform.png"]
 
-    # a bare .keras analyser is recognized by its input shape; .tflite is refused for now
+    # a bare .keras analyser is recognized by its input shape; a .tflite without metadata is refused
     result = runner.invoke(main, ["eval", "--model", os.path.join(run, "model.keras"), "--data", tiny_data])
     assert result.exit_code == 0, result.output
     tflite = tmp_path / "model.tflite"
     tflite.write_bytes(b"")
     result = runner.invoke(main, ["eval", "--model", str(tflite), "--data", tiny_data])
     assert result.exit_code == 2 and ".tflite" in result.output
+
+    # an exported model is evaluated through the device runtime and matches the Keras rows closely
+    from export.convert import export_tflite
+
+    exported = str(tmp_path / "exported.tflite")
+    export_tflite(os.path.join(run, "model.keras"), exported, quantize="none", config="edge", calibration_clips=1,
+                  verify_clips=2, timing_runs=1)
+    out_tflite = str(tmp_path / "eval_tflite.json")
+    result = runner.invoke(main, ["eval", "--model", exported, "--data", tiny_data, "--json", out_tflite])
+    assert result.exit_code == 0, result.output
+    assert "| Model (edge none) | 12 |" in result.output
+    with open(out_tflite) as f:
+        tflite_report = json.load(f)
+    np.testing.assert_allclose(tflite_report["predicted_params"]["values"], report["predicted_params"]["values"],
+                               rtol=1e-3, atol=1e-3)
 
 
 class _Interrupt(Exception):

@@ -2,7 +2,7 @@
 near-anechoic), synthesized or loaded from a folder, and their reverberation time by Schroeder backward
 integration (M. R. Schroeder, "New method of measuring reverberation time", JASA 37, 1965).
 
-The paper (Mockenhaupt et al.) used five Club Simulation IRs and ten iPhone SE IRs (bedroom, anechoic chamber);
+The paper (von Estorff & Krause 2024) used five Club Simulation IRs and ten iPhone SE IRs (bedroom, anechoic chamber);
 the synthetic ones here stand in for them: exponentially decaying noise with a separate decay per octave band,
 discrete early reflections, a direct-to-reverberant ratio, and the loudspeaker's or microphone's response as
 IIR filters. Every IR is causal with its direct sound at sample 0 and has unit energy.

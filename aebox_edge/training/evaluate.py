@@ -21,12 +21,21 @@ from .config import CONFIG_FILE, MODEL_FILE
 
 
 def load_analyser(path: str):
-    """``(keras model, front end, config name)`` from a run directory, a ``.keras`` analyser (front end from the
-    ``config.json`` beside it, else recognized by its input shape) or a ``.tflite`` file (not supported yet)."""
+    """``(predict, front end, config name)`` from a run directory, a ``.keras`` analyser (front end from the
+    ``config.json`` beside it, else recognized by its input shape) or an exported ``.tflite`` (run by the device
+    runtime's ``Enhancer``, front end from its metadata). ``predict(f_in, f_ref)`` maps a batch of feature pairs to
+    normalized parameters (batch, 24)."""
     path = os.fspath(path)
     if path.endswith(".tflite"):
-        raise InputError(f"{path}: evaluating .tflite models comes with the LiteRT runtime; evaluate the run "
-                         "directory or its model.keras for now")
+        from aebox_edge.runtime import Enhancer
+
+        enhancer = Enhancer(path)
+
+        def predict_tflite(f_in, f_ref):
+            return np.stack([enhancer.predict(a, b) for a, b in zip(f_in, f_ref)])
+
+        meta = enhancer.metadata
+        return predict_tflite, enhancer.front_end, f"{meta['model_config']} {meta['quantization']}"
     if os.path.isdir(path):
         path = os.path.join(path, MODEL_FILE)
     if not os.path.isfile(path):
@@ -39,15 +48,19 @@ def load_analyser(path: str):
         model = keras.models.load_model(path, compile=False)
     except (ValueError, OSError) as exc:
         raise InputError(f"{path}: not a loadable Keras model ({exc})") from None
+
+    def predict(f_in, f_ref):
+        return np.asarray(model([f_in, f_ref], training=False))
+
     record = os.path.join(os.path.dirname(path), CONFIG_FILE)
     if os.path.exists(record):
         with open(record, encoding="utf-8") as f:
             run = json.load(f)
-        return model, FrontEndConfig.from_dict(run["front_end"]), run["train"]["config"]
+        return predict, FrontEndConfig.from_dict(run["front_end"]), run["train"]["config"]
     shape = tuple(model.inputs[0].shape[1:3])
     for name, front_end in FRONT_ENDS.items():
         if front_end.shape == shape:
-            return model, front_end, name
+            return predict, front_end, name
     raise InputError(f"{path}: input shape {shape} matches no front end and there is no {CONFIG_FILE} beside it")
 
 
@@ -56,7 +69,7 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
     """Metrics per clip and their summary for Corrupt, Baseline and the model; figures of the first
     ``figure_count`` clips into ``figures``. ``progress(n)`` is called per batch of n clips. ``loaded`` is
     :func:`load_analyser`'s result for ``model_path`` if the caller has it already."""
-    model, front_end, config = loaded or load_analyser(model_path)
+    predict, front_end, config = loaded or load_analyser(model_path)
     reader = open_dataset(data)
     sr = int(reader.manifest["sample_rate"])
     if sr != front_end.sample_rate:
@@ -68,7 +81,7 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
         os.makedirs(figures, exist_ok=True)
     for batch in reader.batches(batch_size):
         f_in, f_ref = analysis_features(batch["input"], batch["reference"], front_end)
-        p01 = np.asarray(model([f_in, f_ref], training=False), dtype=np.float64)
+        p01 = np.asarray(predict(f_in, f_ref), dtype=np.float64)
         physical = PARAM_SPEC.as_array(PARAM_SPEC.to_physical(p01))
         for b, (x, ref, target) in enumerate(zip(batch["input"], batch["reference"], batch["target"])):
             predicted = apply_chain(x, sr, PARAM_SPEC.as_dict(physical[b]))
