@@ -10,9 +10,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# runtime only (what a Raspberry Pi needs): numpy, scipy, soundfile, click, ai-edge-litert
+# runtime (what a Raspberry Pi needs: numpy, scipy, soundfile, click, ai-edge-litert) + matplotlib for the demo PNG
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@
 
 # everything the host test suite needs: runtime + training/export (TensorFlow) + dev references

@@ -54,11 +54,13 @@ def main():
               help="Directory for the demo's wav files.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite existing demo files.")
-def demo(out_dir, seed, force):
-    """Render a generated clip through the DSP chain and report its speed (grows into the full demo)."""
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="Model .tflite [default: the shipped int8 model].")
+def demo(out_dir, seed, force, model):
+    """Enhance a generated live-venue recording with the shipped model; write wavs, a PNG and the bench summary."""
     from .demo import run_demo
 
-    run_demo(out_dir, seed=seed, force=force, echo=click.echo)
+    run_demo(out_dir, seed=seed, force=force, model=model, echo=click.echo)
 
 
 

@@ -12,9 +12,10 @@ import numpy as np
 from aebox_edge.baseline import match_reference
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.features import FRONT_ENDS, FrontEndConfig, analysis_features, stft
+from aebox_edge.features import FRONT_ENDS, FrontEndConfig, analysis_features
 from aebox_edge.metrics import evaluate as clip_metrics
 from aebox_edge.metrics import format_table, summarize
+from aebox_edge.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
 from .config import CONFIG_FILE, MODEL_FILE
@@ -102,39 +103,3 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
         "per_clip": {"Corrupt": corrupt, **rows},
         "predicted_params": {"names": list(PARAM_SPEC.names), "values": parameters},
     }
-
-
-def plot_clip(prefix: str, dirty, predicted, target, sample_rate: int) -> list[str]:
-    """``PREFIX_spectrogram.png`` (dirty / predicted / target STFTs in dB, like the paper's Fig. 3) and
-    ``PREFIX_waveform.png`` (the three waveforms, like its Fig. 12); returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    signals = {"Dirty input": dirty, "Predicted": predicted, "Target": target}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True, constrained_layout=True)
-    spectra = {k: 20 * np.log10(np.abs(stft(np.asarray(v, np.float32), 1024, 256)) + 1e-6) for k, v in
-               signals.items()}
-    top = max(float(s.max()) for s in spectra.values())
-    for ax, (title, spectrum) in zip(axes, spectra.items()):
-        duration = len(dirty) / sample_rate
-        image = ax.imshow(spectrum.T, origin="lower", aspect="auto", vmin=top - 80, vmax=top, cmap="magma",
-                          extent=(0, duration, 0, sample_rate / 2000))
-        ax.set(title=title, xlabel="time (s)")
-    axes[0].set_ylabel("frequency (kHz)")
-    fig.colorbar(image, ax=axes, label="dB")
-    spectrogram = f"{prefix}_spectrogram.png"
-    fig.savefig(spectrogram, dpi=100)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(3, 1, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
-    t = np.arange(len(dirty)) / sample_rate
-    for ax, (title, signal) in zip(axes, signals.items()):
-        ax.plot(t, signal, linewidth=0.3)
-        ax.set(title=title, ylabel="amplitude")
-    axes[-1].set_xlabel("time (s)")
-    waveform = f"{prefix}_waveform.png"
-    fig.savefig(waveform, dpi=100)
-    plt.close(fig)
-    return [spectrogram, waveform]
