@@ -184,14 +184,12 @@ def run_bench(model_path: str | None = None, *, num_runs: int = 100, warmup_runs
 
 
 def delegation(enhancer: Enhancer) -> dict:
-    """Whether the model runs entirely on XNNPACK, by the export's check (``export.verify.delegation``; needs
+    """Whether the model runs entirely on XNNPACK, by the export's check (``model_inspect.delegation``; needs
     ai-edge-litert)."""
     if enhancer.backend.name != "ai_edge_litert":
         return {"fully_delegated": None, "reason": f"not checked with {enhancer.backend.name}"}
-    try:
-        from export.verify import delegation as check
-    except ImportError as exc:
-        return {"fully_delegated": None, "reason": f"export.verify unavailable ({exc})"}
+    from .model_inspect import delegation as check
+
     return check(enhancer.model_path)
 
 

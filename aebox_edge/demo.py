@@ -11,7 +11,6 @@ import os
 
 
 def run_demo(out_dir: str, *, seed: int = 0, force: bool = False, model: str | None = None, echo=print) -> dict:
-    import numpy as np
 
     from . import audio
     from .bench import format_report, run_bench

@@ -25,10 +25,11 @@ import warnings
 
 import numpy as np
 
+from aebox_edge import model_inspect
 from aebox_edge.errors import InputError, RuntimeFailure
-from aebox_edge.features import FRONT_ENDS
 from aebox_edge.model_metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
 from aebox_edge.runtime import SIGNATURE_KEY, Enhancer
+from aebox_edge.training.saved import load_saved_analyser, model_front_end
 
 from . import calibration, verify
 
@@ -49,57 +50,13 @@ def report_path(model_path: str) -> str:
 
 
 def load_analyser(model_or_path):
-    """``(keras model, source path or None, training run config)`` from a model, a ``.keras`` file or a run
-    directory (``model.keras`` and, when present, ``config.json``)."""
+    """``(keras model, source path or None, training run record)`` from a model, a ``.keras`` file or a run
+    directory (see ``aebox_edge.training.saved``)."""
     import keras
 
     if isinstance(model_or_path, keras.Model):
         return model_or_path, None, {}
-    path = os.fspath(model_or_path)
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
-        raise InputError(f"no Keras model at {path}; pass --model RUNDIR or a .keras file")
-    run_config = {}
-    config_path = os.path.join(os.path.dirname(path), "config.json")
-    if os.path.isfile(config_path):
-        try:
-            with open(config_path) as fh:
-                run_config = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{config_path}: unreadable training config ({exc})") from None
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # keras raises ValueError, TypeError, OSError... for files it cannot read
-        raise InputError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
-    return model, path, run_config
-
-
-def model_front_end(model, config: str | None = None, run_config: dict | None = None):
-    """The analyser's front end: ``config``, else the training run's, else the one matching the model's input shape;
-    refused when the model's input shape or the run's recorded front end differ from this code's."""
-    shapes = {tuple(t.shape[1:]) for t in model.inputs}
-    if len(model.inputs) != 2 or len(shapes) != 1:
-        raise InputError(f"the analyser must take two inputs of one shape (frames, n_mels, 1), got "
-                         f"{[tuple(t.shape) for t in model.inputs]}")
-    shape = shapes.pop()
-    run_config = run_config or {}
-    config = config or run_config.get("train", {}).get("config")
-    if config is None:
-        matches = [f for f in FRONT_ENDS.values() if shape == (*f.shape, 1)]
-        if not matches:
-            raise InputError(f"model input shape {shape} matches no front end ("
-                             + ", ".join(f"{f.name}: {(*f.shape, 1)}" for f in FRONT_ENDS.values()) + ")")
-        return matches[0]
-    if config not in FRONT_ENDS:
-        raise InputError(f"unknown front-end config {config!r}; choose from {', '.join(FRONT_ENDS)}")
-    front_end = FRONT_ENDS[config]
-    if shape != (*front_end.shape, 1):
-        raise InputError(f"model input shape {shape} does not match the {config!r} front end {(*front_end.shape, 1)}")
-    if "front_end" in run_config and run_config["front_end"] != front_end.to_dict():
-        raise InputError(f"the model was trained with a front end that differs from this code's {config!r} front end; "
-                         f"retrain it (or export it with the code it was trained with)")
-    return front_end
+    return load_saved_analyser(model_or_path)
 
 
 def _batch_one_signature(model):
@@ -247,8 +204,8 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
                 "msd": verify.rendered_msd(audio, p_float, p_test, front_end.sample_rate),
                 "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
             },
-            "delegation": verify.delegation(tmp_path),
-            "invoke_ms": verify.invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
+            "delegation": model_inspect.delegation(tmp_path),
+            "invoke_ms": model_inspect.invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
             "passed": not failed,
         }
         if failed:

@@ -175,3 +175,24 @@ def test_ddsp_layer_forward_and_gradient(rng, method):
         with tf.GradientTape() as tape:
             second = tape.gradient(tf.reduce_sum(layer([x, p]) ** 2), p).numpy()
         np.testing.assert_array_equal(first, second)
+
+
+def test_loss_terms(rng):
+    """The loss is zero on identical audio; its loudness term is the RMS metric (here 20 ln 2 for a gain of 2) times
+    its weight, and the log-mel term of a pure gain is ln 2 per band and resolution."""
+    from aebox_edge.metrics import rms_error
+    from aebox_edge.training.losses import FFT_SIZES, MultiResolutionMelLoss
+
+    y = _signals(rng, 3, 24_000, 24_000)
+    y[:, y.shape[1] // 3: y.shape[1] // 2] = 0.0
+    y = (y / np.max(np.abs(y), axis=-1, keepdims=True) * 0.3 + 0.01 * rng.standard_normal(y.shape)).astype(np.float32)
+    plain = MultiResolutionMelLoss(24_000, l1_weight=0.0)
+    loud = MultiResolutionMelLoss(24_000, l1_weight=0.0, loudness_weight=0.25)
+    np.testing.assert_allclose(plain.call(y, y).numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(loud.call(y, y).numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(plain.call(y, 2 * y).numpy(), len(FFT_SIZES) * np.log(2), rtol=2e-3)
+    extra = loud.call(y, 2 * y).numpy() - plain.call(y, 2 * y).numpy()
+    np.testing.assert_allclose(extra, [0.25 * rms_error(2 * a, a) for a in y], rtol=1e-4)
+    np.testing.assert_allclose(extra, 0.25 * 20 * np.log(2), rtol=1e-4)
+    restored = MultiResolutionMelLoss.from_config(loud.get_config())
+    assert restored.loudness_weight == 0.25 and restored.l1_weight == 0.0

@@ -148,3 +148,26 @@ def test_mirrored_strategy_with_autodiff_on_cpu(tiny_data, tmp_path):
     state = train(run, tiny_data, epochs=1, grad="autodiff", strategy="mirrored", verbose=0, **TINY)
     assert state["epoch"] == 0 and np.isfinite(state["best"])
     assert keras.models.load_model(os.path.join(run, "model.keras")).count_params() > 0
+
+
+def test_init_from_starts_a_new_run_from_trained_weights(tiny_data, tmp_path):
+    source = str(tmp_path / "source")
+    train(source, tiny_data, epochs=1, verbose=0, **TINY)
+    trained = keras.models.load_model(os.path.join(source, "model.keras"), compile=False).get_weights()
+    seen = {}
+
+    class _Probe(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["weights"] = self.model.get_layer("analyser_edge").get_weights()
+
+    run = str(tmp_path / "finetune")
+    state = train(run, tiny_data, epochs=1, init_from=source, loudness_weight=0.1, callbacks=[_Probe()], verbose=0,
+                  **TINY)
+    assert state["epoch"] == 0 and np.isfinite(state["best"])
+    assert len(seen["weights"]) == len(trained)
+    for restored, original in zip(seen["weights"], trained):
+        np.testing.assert_array_equal(restored, original)
+    with open(os.path.join(run, "config.json")) as f:
+        assert json.load(f)["train"]["loudness_weight"] == 0.1
+    with pytest.raises(InputError, match="do not fit the analyser_paper"):
+        train(str(tmp_path / "wrong"), tiny_data, epochs=1, config="paper", init_from=source, verbose=0, **TINY)

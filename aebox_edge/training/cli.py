@@ -43,6 +43,10 @@ def _default(name: str) -> str:
 @click.option("--seed", type=int, help=_default("seed"))
 @click.option("--spsa-epsilon", type=float, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
 @click.option("--l1-weight", type=float, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
+@click.option("--loudness-weight", type=float,
+              help=f"Weight of the clip RMS term |20 ln rms(out) - 20 ln rms(target)|. {_default('loudness_weight')}")
+@click.option("--init-from", type=click.Path(exists=True, resolve_path=True),
+              help="Start a new run from the weights of this analyser (.keras or run directory): fine-tuning.")
 @click.option("--val-fraction", type=float, help=f"Fraction of clips held out for validation. "
                                                  f"{_default('val_fraction')}")
 def train(out_dir, data, resume, **options):

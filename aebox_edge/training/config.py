@@ -33,7 +33,9 @@ class TrainConfig:
     seed: int = 0
     spsa_epsilon: float = 1e-3
     l1_weight: float = 2.79
+    loudness_weight: float = 0.0
     val_fraction: float = 0.1
+    init_from: str | None = None
 
     def __post_init__(self):
         for name, allowed in (("config", MODEL_CONFIGS), ("grad", GRAD_METHODS), ("optimizer", OPTIMIZERS),
@@ -48,6 +50,8 @@ class TrainConfig:
             raise InputError(f"--spsa-epsilon must be in (0, 0.5], got {self.spsa_epsilon}")
         if self.l1_weight < 0:
             raise InputError(f"--l1-weight must be >= 0, got {self.l1_weight}")
+        if self.loudness_weight < 0:
+            raise InputError(f"--loudness-weight must be >= 0, got {self.loudness_weight}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
 

@@ -4,7 +4,6 @@ vs target), Baseline (``aebox_edge.baseline``) and the model (its predicted para
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -12,20 +11,19 @@ import numpy as np
 from aebox_edge.baseline import match_reference
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.features import FRONT_ENDS, FrontEndConfig, analysis_features
+from aebox_edge.features import analysis_features
 from aebox_edge.metrics import evaluate as clip_metrics
 from aebox_edge.metrics import format_table, summarize
 from aebox_edge.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
-from .config import CONFIG_FILE, MODEL_FILE
+from .saved import load_saved_analyser, model_front_end
 
 
 def load_analyser(path: str):
-    """``(predict, front end, config name)`` from a run directory, a ``.keras`` analyser (front end from the
-    ``config.json`` beside it, else recognized by its input shape) or an exported ``.tflite`` (run by the device
-    runtime's ``Enhancer``, front end from its metadata). ``predict(f_in, f_ref)`` maps a batch of feature pairs to
-    normalized parameters (batch, 24)."""
+    """``(predict, front end, config name)`` from a run directory or a ``.keras`` analyser (see ``.saved``), or from
+    an exported ``.tflite`` (run by the device runtime's ``Enhancer``, front end from its metadata).
+    ``predict(f_in, f_ref)`` maps a batch of feature pairs to normalized parameters (batch, 24)."""
     path = os.fspath(path)
     if path.endswith(".tflite"):
         from aebox_edge.runtime import Enhancer
@@ -37,32 +35,13 @@ def load_analyser(path: str):
 
         meta = enhancer.metadata
         return predict_tflite, enhancer.front_end, f"{meta['model_config']} {meta['quantization']}"
-    if os.path.isdir(path):
-        path = os.path.join(path, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such model (give a run directory, a .keras or a .tflite file)")
-    if not path.endswith(".keras"):
-        raise InputError(f"{path}: expected a run directory, a .keras or a .tflite file")
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a loadable Keras model ({exc})") from None
+    model, path, record = load_saved_analyser(path)
 
     def predict(f_in, f_ref):
         return np.asarray(model([f_in, f_ref], training=False))
 
-    record = os.path.join(os.path.dirname(path), CONFIG_FILE)
-    if os.path.exists(record):
-        with open(record, encoding="utf-8") as f:
-            run = json.load(f)
-        return predict, FrontEndConfig.from_dict(run["front_end"]), run["train"]["config"]
-    shape = tuple(model.inputs[0].shape[1:3])
-    for name, front_end in FRONT_ENDS.items():
-        if front_end.shape == shape:
-            return predict, front_end, name
-    raise InputError(f"{path}: input shape {shape} matches no front end and there is no {CONFIG_FILE} beside it")
+    front_end = model_front_end(model, None, record)
+    return predict, front_end, front_end.name
 
 
 def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: str | None = None,

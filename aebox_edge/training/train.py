@@ -33,6 +33,7 @@ from ddsp_kernels import PARAM_SPEC
 from .config import CONFIG_FILE, MODEL_FILE, TrainConfig
 from .data import make_dataset, sample_rate_and_window, split_dataset
 from .losses import MultiResolutionMelLoss
+from .saved import load_saved_analyser
 from .models import build_analyser, build_enhancer, count_flops, front_end_for
 
 LOG_FILE = "log.csv"
@@ -125,6 +126,17 @@ def _optimizer(name: str, lr: float) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(lr) if name == "sgd" else keras.optimizers.Adam(lr)
 
 
+def _initial_weights(path: str, analyser: keras.Model) -> list:
+    """The weights of the analyser saved at ``path`` (a ``.keras`` file or a run directory), which must have the
+    architecture of ``analyser`` (``--init-from``: fine-tune a trained model under new options)."""
+    source, path, _ = load_saved_analyser(path)
+    shapes = [w.shape for w in source.get_weights()]
+    if shapes != [w.shape for w in analyser.get_weights()]:
+        raise InputError(f"--init-from {path}: its weights do not fit the {analyser.name} analyser "
+                         "(another --config?)")
+    return source.get_weights()
+
+
 def _run_record(config: TrainConfig, data: str, front_end, split, sample_rate: int, window: int,
                 analyser: keras.Model) -> dict:
     manifest = open_dataset(data).manifest
@@ -186,9 +198,12 @@ def train(out_dir: str, data: str | None = None, resume: bool = False, echo=prin
             enhancer = keras.models.load_model(os.path.join(out_dir, CHECKPOINTS, "last.keras"))
         else:
             analyser = build_analyser(config.config, front_end)
+            if config.init_from:
+                analyser.set_weights(_initial_weights(config.init_from, analyser))
             enhancer = build_enhancer(analyser, sample_rate, window, config.grad, config.spsa_epsilon, config.seed)
             enhancer.compile(optimizer=_optimizer(config.optimizer, config.lr),
-                             loss=MultiResolutionMelLoss(sample_rate, l1_weight=config.l1_weight),
+                             loss=MultiResolutionMelLoss(sample_rate, l1_weight=config.l1_weight,
+                                                          loudness_weight=config.loudness_weight),
                              jit_compile=False)
     analyser = enhancer.get_layer(f"analyser_{config.config}")
     if not resume and chief:
