@@ -10,18 +10,12 @@ from click.testing import CliRunner
 
 from aebox_edge.bench import STAGES, bench_clips, end_to_end, format_report, pedalboard_chain, run_bench, summarize
 from aebox_edge.cli import main
-from aebox_edge.runtime import Enhancer
 from test_runtime_support import exported_model
 
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
     return exported_model(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def enhancer(models):
-    return Enhancer(models["tflite"])
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,8 @@ from click.testing import CliRunner
 from aebox_edge.cli import main
 from aebox_edge.errors import RuntimeFailure
 from aebox_edge.live import LiveEngine, simulate
-from aebox_edge.runtime import Enhancer
 from ddsp_kernels import PARAM_SPEC, StreamingChain
-from test_runtime_support import exported_model, music, write_audio
-
-
-@pytest.fixture(scope="session")
-def model(tmp_path_factory):
-    return exported_model(tmp_path_factory)["tflite"]
-
-
-@pytest.fixture(scope="module")
-def enhancer(model):
-    return Enhancer(model)
+from test_runtime_support import music, write_audio
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from aebox_edge.cli import main
-from test_runtime_support import REPO_ROOT, env, exported_model, music, write_audio
-
-
-@pytest.fixture(scope="session")
-def model(tmp_path_factory):
-    return exported_model(tmp_path_factory)["tflite"]
+from test_runtime_support import REPO_ROOT, env, music, write_audio
 
 
 @pytest.fixture

@@ -15,17 +15,7 @@ from aebox_edge.errors import InputError, RuntimeFailure
 from aebox_edge.model_metadata import ModelMetadataError
 from aebox_edge.runtime import Enhancer, ParamTrack, array_blocks, sliding_windows, smooth_track
 from ddsp_kernels import PARAM_SPEC
-from test_runtime_support import REPO_ROOT, exported_model, music, run_subprocess, write_audio
-
-
-@pytest.fixture(scope="session")
-def model(tmp_path_factory):
-    return exported_model(tmp_path_factory)["tflite"]
-
-
-@pytest.fixture(scope="module")
-def enhancer(model):
-    return Enhancer(model)
+from test_runtime_support import REPO_ROOT, music, run_subprocess, write_audio
 
 
 @pytest.mark.parametrize("frames", [1, 999, 1000, 1001, 1250, 1500, 2501])
