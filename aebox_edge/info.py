@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import platform
 import sys
-from importlib import metadata
 
 def _backend() -> str:
     """The first importable interpreter backend of the runtime's list with its version, noting backends that are
     installed but broken (TensorFlow is left out: it takes seconds to import)."""
-    from .runtime import BACKENDS
+    from .runtime import BACKENDS, import_backend
 
     broken = []
-    for _, module, _, dist in (b for b in BACKENDS if b[0] != "tensorflow"):
+    for entry in (b for b in BACKENDS if b[0] != "tensorflow"):
+        module = entry[1]
         try:
-            importlib.import_module(module)
+            backend = import_backend(entry)
         except ModuleNotFoundError as exc:
             if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
                 continue  # not installed
@@ -25,11 +24,7 @@ def _backend() -> str:
         except Exception as exc:  # e.g. tflite-runtime 2.14 under numpy 2 fails while importing
             broken.append(f"{module}: {type(exc).__name__}: {exc}")
             continue
-        try:
-            version = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            version = "unknown version"
-        found = f"{module} ({dist} {version})"
+        found = f"{module} ({entry[3]} {backend.version})"
         break
     else:
         found = "none (install ai-edge-litert)"

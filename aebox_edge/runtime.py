@@ -73,6 +73,19 @@ class Backend:
         return f"{self.name} {self.version}"
 
 
+def import_backend(entry: tuple[str, str, str, str]) -> Backend:
+    """The ``Backend`` of one ``BACKENDS`` entry; raises whatever importing it raises."""
+    backend, module_name, attribute, dist = entry
+    obj = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    try:
+        version = _dist_metadata.version(dist)
+    except _dist_metadata.PackageNotFoundError:
+        version = "unknown version"
+    return Backend(backend, version, obj, BACKEND_NOTES.get(backend))
+
+
 def load_backend(name: str | None = None) -> Backend:
     """The first importable backend of ``BACKENDS`` (or the one named); warns when it is not ai_edge_litert.
     Raises ``RuntimeFailure`` listing why each candidate failed when none can be imported."""
@@ -80,22 +93,15 @@ def load_backend(name: str | None = None) -> Backend:
     if not candidates:
         raise InputError(f"unknown interpreter backend {name!r}; choose from {', '.join(b[0] for b in BACKENDS)}")
     failures = []
-    for backend, module_name, attribute, dist in candidates:
+    for entry in candidates:
         try:
-            obj = importlib.import_module(module_name)
-            for part in attribute.split("."):
-                obj = getattr(obj, part)
+            backend = import_backend(entry)
         except Exception as exc:  # e.g. tflite-runtime 2.14 under numpy 2 fails while importing
-            failures.append(f"{module_name}: {type(exc).__name__}: {exc}")
+            failures.append(f"{entry[1]}: {type(exc).__name__}: {exc}")
             continue
-        try:
-            version = _dist_metadata.version(dist)
-        except _dist_metadata.PackageNotFoundError:
-            version = "unknown version"
-        note = BACKEND_NOTES.get(backend)
-        if note:
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
-        return Backend(backend, version, obj, note)
+        if backend.note:
+            warnings.warn(backend.note, RuntimeWarning, stacklevel=2)
+        return backend
     raise RuntimeFailure("no TFLite interpreter could be imported (install ai-edge-litert): " + "; ".join(failures))
 
 
