@@ -256,3 +256,18 @@ def test_preferred_backend_does_not_warn():
         warnings.simplefilter("always")
         runtime.load_backend()
     assert not caught  # ai_edge_litert is the preferred backend: nothing to warn about
+
+
+def test_info_names_the_backend_and_broken_installs(monkeypatch):
+    from aebox_edge.info import _backend
+
+    broken = types.ModuleType("aebox_broken_backend")
+    monkeypatch.setitem(sys.modules, "aebox_broken_backend", broken)  # imports, but has no Interpreter
+    litert = [b for b in runtime.BACKENDS if b[0] == "ai_edge_litert"][0]
+    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),
+                                              ("broken", "aebox_broken_backend", "Interpreter", "y"), litert))
+    report = _backend()
+    assert report.startswith("ai_edge_litert.interpreter (ai-edge-litert ")
+    assert "unusable aebox_broken_backend: AttributeError" in report and "aebox_no_such_module" not in report
+    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
+    assert _backend() == "none (install ai-edge-litert)"
