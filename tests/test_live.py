@@ -3,6 +3,7 @@ and paced), ``--live`` through a stand-in sounddevice (xruns, Ctrl-C, statistics
 and no sounddevice needed; nothing here asserts on wall-clock time."""
 
 import _thread
+import signal
 import threading
 import types
 
@@ -185,7 +186,17 @@ def _fake_sounddevice(callbacks_before_ctrl_c: int):
     return sd
 
 
-def test_live_mode_runs_until_ctrl_c_and_prints_statistics(model, files, monkeypatch):
+@pytest.fixture
+def python_sigint_handler():
+    """Ctrl-C is simulated with ``_thread.interrupt_main()``, which does nothing while SIGINT is ignored, as it is
+    in a process that a non-interactive shell started in the background (``nohup make test &``): install Python's
+    handler for the test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_live_mode_runs_until_ctrl_c_and_prints_statistics(model, files, monkeypatch, python_sigint_handler):
     sd = _fake_sounddevice(200)
     monkeypatch.setitem(__import__("sys").modules, "sounddevice", sd)
     result = CliRunner().invoke(main, ["run", "--live", "-r", str(files["reference"]), "--model", str(model),
