@@ -202,7 +202,7 @@ def _resolve_format(path: str, like: AudioInfo | None, format: str | None, subty
     return format, subtype
 
 
-def _file_mode() -> int:
+def new_file_mode() -> int:
     """Permissions a newly created file gets (mkstemp makes 0600 files)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -284,7 +284,7 @@ class AtomicAudioWriter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-            os.chmod(self._tmp_path, _file_mode())
+            os.chmod(self._tmp_path, new_file_mode())
             if not self.overwrite and os.path.exists(self.path):
                 raise AudioError(self.path, "already exists; refusing to overwrite it")
             os.replace(self._tmp_path, self.path)

@@ -53,14 +53,16 @@ def main():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="demo_out", show_default=True,
               help="Directory for the demo's wav files.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--clips", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Recordings (seeds SEED, SEED+1, ...) the metrics are averaged over; the first is written.")
 @click.option("--force", is_flag=True, help="Overwrite existing demo files.")
 @click.option("--model", type=click.Path(dir_okay=False), default=None,
               help="Model .tflite [default: the shipped int8 model].")
-def demo(out_dir, seed, force, model):
+def demo(out_dir, seed, clips, force, model):
     """Enhance a generated live-venue recording with the shipped model; write wavs, a PNG and the bench summary."""
     from .demo import run_demo
 
-    run_demo(out_dir, seed=seed, force=force, model=model, echo=click.echo)
+    run_demo(out_dir, seed=seed, clips=clips, force=force, model=model, echo=click.echo)
 
 
 

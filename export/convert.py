@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 
 from aebox_edge import model_inspect
+from aebox_edge.audio import new_file_mode
 from aebox_edge.errors import InputError, RuntimeFailure
 from aebox_edge.model_metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
 from aebox_edge.runtime import SIGNATURE_KEY, Enhancer
@@ -211,6 +212,7 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
         if failed:
             raise ExportFailure(f"{quantize} model exceeds the parameter error limits {limits} (p95) for "
                                 f"{', '.join(failed)}; nothing written", report)
+        os.chmod(tmp_path, new_file_mode())  # mkstemp made it 0600
         os.replace(tmp_path, out_path)
     finally:
         _remove(tmp_path)

@@ -68,6 +68,9 @@ def test_export_writes_model_metadata_and_report(exported, mode):
     assert meta["inputs"] == ["input_features", "reference_features"] and meta["input_shape"] == [1, 235, 64, 1]
     assert json.loads(Path(report_path(model)).read_text())["verification"]["clips"] == CLIPS["verify_clips"]
     assert not [p for p in model.parent.iterdir() if p.name.endswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert model.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
     errors = report["verification"]["param_errors"]
     assert list(errors) == [p["name"] for p in meta["param_spec"]]
     assert report["verification"]["msd"]["mean"] >= 0.0
