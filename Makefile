@@ -10,7 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# runtime (what a Raspberry Pi needs: numpy, scipy, soundfile, click, ai-edge-litert) + matplotlib for the demo PNG
+# runtime (what a Raspberry Pi needs: numpy, scipy, soundfile, click, ai-edge-litert) + the demo extra
+# (matplotlib for the PNG, pyloudnorm for the LUFS metric)
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[demo]'
 	touch $@

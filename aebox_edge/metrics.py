@@ -105,7 +105,7 @@ def loudness_error(x, y, sr):
         import pyloudnorm
     except ImportError as exc:
         raise ImportError(
-            "the loudness metric needs pyloudnorm: pip install 'aebox-edge[train]' or 'aebox-edge[dev]'"
+            "the loudness metric needs pyloudnorm: pip install 'aebox-edge[demo]' (or [train], [dev])"
         ) from exc
     meter = pyloudnorm.Meter(sr)
     return float(abs(_integrated_loudness(meter, x) - _integrated_loudness(meter, y)))

@@ -1,5 +1,9 @@
 import json
 import os
+import re
+import subprocess
+import sys
+from importlib import metadata
 
 import pytest
 
@@ -27,3 +31,51 @@ def test_demo_enhances_with_the_shipped_model(tmp_path):
     assert any(line.startswith("mean over 2 generated recordings") for line in lines)
     with pytest.raises(InputError, match="--force"):
         run_demo(out, seed=3, echo=lines.append)
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _closure(names):
+    """The distributions ``names`` need, transitively, without extras (as installed here)."""
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requirements = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [_requirement_name(r) for r in requirements if "extra ==" not in r]
+    return seen
+
+
+_BLOCKING_RUNNER = """
+import importlib.abc, json, sys
+blocked = set(json.loads(sys.argv[1]))
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the demo install)", name=name)
+
+sys.meta_path.insert(0, Block())
+from aebox_edge.demo import run_demo
+result = run_demo(sys.argv[2], clips=2, echo=lambda line: None)
+assert result["figure"] and result["mean_metrics"]["Enhanced vs studio"]["lufs"] >= 0
+"""
+
+
+def test_demo_needs_only_the_runtime_and_the_demo_extra(tmp_path):
+    """``make demo`` installs ``.[demo]`` alone (pyloudnorm was once missing there and only the dev venv hid it):
+    the demo runs with every module of the other installed distributions (TensorFlow, the dev extras...) blocked."""
+    own = metadata.requires("aebox-edge")
+    allowed = _closure({_requirement_name(r) for r in own if "extra ==" not in r or 'extra == "demo"' in r})
+    allowed.add("aebox-edge")
+    blocked = sorted(module for module, dists in metadata.packages_distributions().items()
+                     if not {d.lower().replace("_", "-") for d in dists} & allowed)
+    assert {"tensorflow", "pedalboard", "librosa"} <= set(blocked)
+    subprocess.run([sys.executable, "-c", _BLOCKING_RUNNER, json.dumps(blocked), str(tmp_path / "demo")], check=True)
