@@ -1,10 +1,8 @@
 """The CLI's bad-input contract (exit code 2, one ``aebox-edge: error:`` line naming the path) and its light start."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,25 +10,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from aebox_edge.cli import LAZY_COMMANDS, main
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-def _bad_file(tmp_path, kind):
-    path = tmp_path / f"{kind}.wav"
-    if kind == "non_audio":
-        path.write_text("not audio\n" * 10)
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind == "zero_frames":
-        sf.write(str(path), np.zeros((0, 1), np.float32), 48000)
-    return path
+from test_runtime_support import REPO_ROOT, bad_audio_file, env
 
 
 def _assert_one_error_line(stderr, path):
@@ -42,7 +22,7 @@ def _assert_one_error_line(stderr, path):
 
 @pytest.mark.parametrize("kind", ["missing", "non_audio", "empty", "zero_frames"])
 def test_info_bad_file_exits_2_with_one_line(tmp_path, kind):
-    path = _bad_file(tmp_path, kind)
+    path = bad_audio_file(tmp_path, kind)
     result = CliRunner().invoke(main, ["info", str(path)])
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
@@ -68,7 +48,7 @@ def test_info_without_path_prints_versions():
 
 def test_info_missing_file_in_subprocess(tmp_path):
     path = tmp_path / "missing.wav"
-    proc = subprocess.run([sys.executable, "-m", "aebox_edge", "info", str(path)], cwd=REPO_ROOT, env=_env(),
+    proc = subprocess.run([sys.executable, "-m", "aebox_edge", "info", str(path)], cwd=REPO_ROOT, env=env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
@@ -89,7 +69,7 @@ def test_help_imports_no_numpy_scipy_or_tensorflow():
     if missing:
         pytest.skip(f"lazily loaded command modules not written yet: {', '.join(missing)}")
     args = [["--help"], ["info", "--help"]] + [[name, "--help"] for name in sorted(LAZY_COMMANDS)]
-    proc = subprocess.run([sys.executable, "-c", _HELP_SCRIPT.format(args=args)], cwd=REPO_ROOT, env=_env(),
+    proc = subprocess.run([sys.executable, "-c", _HELP_SCRIPT.format(args=args)], cwd=REPO_ROOT, env=env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.splitlines()[-1])
@@ -97,6 +77,6 @@ def test_help_imports_no_numpy_scipy_or_tensorflow():
     assert report["heavy"] == []
     assert all(name in proc.stdout for name in ["info", *LAZY_COMMANDS])
 
-    proc = subprocess.run([sys.executable, "-m", "aebox_edge", "--help"], cwd=REPO_ROOT, env=_env(),
+    proc = subprocess.run([sys.executable, "-m", "aebox_edge", "--help"], cwd=REPO_ROOT, env=env(),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "Usage:" in proc.stdout, proc.stderr

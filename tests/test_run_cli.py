@@ -12,7 +12,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from aebox_edge.cli import main
-from test_runtime_support import REPO_ROOT, env, music, write_audio
+from test_runtime_support import REPO_ROOT, bad_audio_file, env, music, write_audio
 
 
 @pytest.fixture
@@ -81,24 +81,11 @@ def test_silent_input_gives_a_finite_output(model, files, tmp_path):
     assert np.all(np.isfinite(y)) and np.max(np.abs(y)) < 1e-6
 
 
-def _bad(tmp_path, kind):
-    path = tmp_path / f"{kind}.wav"
-    if kind == "non_audio":
-        path.write_text("not audio\n" * 20)
-    elif kind == "empty":
-        path.write_bytes(b"")
-    elif kind in ("nan", "inf"):
-        x = music(3.0, 24000)
-        x[1000] = np.nan if kind == "nan" else np.inf
-        write_audio(path, x, 24000, "FLOAT")
-    return path
-
-
 @pytest.mark.parametrize("role", ["input", "reference"])
 @pytest.mark.parametrize("kind, words", [("missing", ["no such file"]), ("non_audio", ["not an audio file"]),
                                          ("empty", ["empty"]), ("nan", ["NaN or Inf"]), ("inf", ["NaN or Inf"])])
 def test_bad_input_or_reference_exits_2_without_output(model, files, tmp_path, role, kind, words):
-    bad = _bad(tmp_path, kind)
+    bad = bad_audio_file(tmp_path, kind)
     args = {"input": files["input"], "reference": files["reference"], role: bad}
     result = run(model, args["input"], "-r", args["reference"], "-o", tmp_path / "out.wav")
     assert_bad_input(result, str(bad), *words)

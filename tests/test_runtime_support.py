@@ -51,6 +51,23 @@ def write_audio(path, x: np.ndarray, rate: int, subtype: str | None = None) -> P
     return Path(path)
 
 
+def bad_audio_file(tmp_path, kind: str) -> Path:
+    """A file of one bad kind in ``tmp_path``: ``missing`` (not created), ``non_audio``, ``empty``, ``zero_frames``,
+    or a 3 s float wav holding a ``nan`` or ``inf`` sample."""
+    path = Path(tmp_path) / f"{kind}.wav"
+    if kind == "non_audio":
+        path.write_text("not audio\n" * 20)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "zero_frames":
+        sf.write(str(path), np.zeros((0, 1), np.float32), 48000)
+    elif kind in ("nan", "inf"):
+        x = music(3.0, 24000)
+        x[1000] = np.nan if kind == "nan" else np.inf
+        write_audio(path, x, 24000, "FLOAT")
+    return path
+
+
 def env() -> dict:
     """Environment for subprocesses that run this checkout's code."""
     e = dict(os.environ)
