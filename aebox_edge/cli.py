@@ -17,8 +17,8 @@ LAZY_COMMANDS = {
     "train": "aebox_edge.training.cli:train",
     "eval": "aebox_edge.training.cli:evaluate",
     "export": "export.cli:export",
-    "run": "aebox_edge.run_cli:run",
-    "bench": "aebox_edge.run_cli:bench",
+    "run": "aebox_edge.runtime.cli:run",
+    "bench": "aebox_edge.runtime.cli:bench",
 }
 
 
@@ -60,7 +60,7 @@ def main():
               help="Model .tflite [default: the shipped int8 model].")
 def demo(out_dir, seed, clips, force, model):
     """Enhance a generated live-venue recording with the shipped model; write wavs, a PNG and the bench summary."""
-    from .demo import run_demo
+    from .evaluation.demo import run_demo
 
     run_demo(out_dir, seed=seed, clips=clips, force=force, model=model, echo=click.echo)
 
@@ -71,6 +71,6 @@ def demo(out_dir, seed, clips, force, model):
 @click.argument("audio", required=False, type=click.Path(dir_okay=False))
 def info(audio):
     """Show versions and backends, or the properties of an AUDIO file."""
-    from .info import run_info
+    from .runtime.info import run_info
 
     run_info(audio, echo=click.echo)

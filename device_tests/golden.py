@@ -26,7 +26,7 @@ def golden_path(model_path: str) -> str:
 
 def write_golden(model_path: str, clips: int = 3, seed: int = 0) -> str:
     """Write ``<stem>.golden.npz`` beside ``model_path``; returns its path."""
-    from aebox_edge.bench import bench_clips
+    from aebox_edge.runtime.bench import bench_clips
     from aebox_edge.runtime import Enhancer
 
     enhancer = Enhancer(model_path)

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aebox_edge.bench import STAGES, TARGET_MS, bench_clips, end_to_end, measure
+from aebox_edge.runtime.bench import STAGES, TARGET_MS, bench_clips, end_to_end, measure
 from aebox_edge.errors import InputError
-from aebox_edge.live import BLOCKSIZE, simulate
-from aebox_edge.runtime import Enhancer, default_model_path
+from aebox_edge.runtime.live import BLOCKSIZE, simulate
+from aebox_edge.runtime.enhancer import Enhancer, default_model_path
 from ddsp_kernels import PARAM_SPEC, compressor, parametric_eq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,7 +48,7 @@ def clips():
 def test_runtime_path_imports_no_tensorflow(model_path):
     script = f"""
 import sys
-from aebox_edge import bench, live, run_cli, run_file
+from aebox_edge.runtime import bench, cli, enhance, live
 from aebox_edge.runtime import Enhancer
 import numpy as np
 e = Enhancer({model_path!r})

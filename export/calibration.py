@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from aebox_edge.errors import InputError
-from aebox_edge.features import analysis_features
+from aebox_edge.frontend import analysis_features
 
 
 def synthetic_pairs(start: int, count: int, seed: int):

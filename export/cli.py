@@ -8,7 +8,7 @@ import sys
 
 import click
 
-QUANTIZE_MODES = ("int8", "float16", "dynamic", "none")  # = aebox_edge.model_metadata.QUANTIZATIONS
+QUANTIZE_MODES = ("int8", "float16", "dynamic", "none")  # = aebox_edge.runtime.metadata.QUANTIZATIONS
 DEFAULT_MODEL = os.path.join("models", "aebox_edge.keras")
 
 

@@ -12,7 +12,7 @@ Recipe (DESIGN section 8): ``model.export(dir, format="tf_saved_model")`` then `
 The .tflite is first written to a hidden temporary file beside ``out_path`` (with its metadata, which the runtime's
 ``Enhancer`` needs to load it for verification); it is renamed into place only when the conversion succeeded and
 every parameter's p95 error is within its limit, so a failure leaves no model file behind. Then ``<stem>.json``
-(metadata, ``aebox_edge.model_metadata``) and ``<stem>.report.json`` (the report this function returns) are written
+(metadata, ``aebox_edge.runtime.metadata``) and ``<stem>.report.json`` (the report this function returns) are written
 beside it.
 """
 
@@ -25,11 +25,11 @@ import warnings
 
 import numpy as np
 
-from aebox_edge import model_inspect
-from aebox_edge.audio import new_file_mode
+from aebox_edge.runtime.inspect import delegation, invoke_time_ms
+from aebox_edge.io.audio import new_file_mode
 from aebox_edge.errors import InputError, RuntimeFailure
-from aebox_edge.model_metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
-from aebox_edge.runtime import SIGNATURE_KEY, Enhancer
+from aebox_edge.runtime.metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
+from aebox_edge.runtime.enhancer import SIGNATURE_KEY, Enhancer
 from aebox_edge.training.saved import load_saved_analyser, model_front_end
 
 from . import calibration, verify
@@ -102,7 +102,7 @@ def _converter_message(exc: Exception) -> str:
 
 
 def _metadata(model_path, front_end, quantize, input_names, source, run_config) -> dict:
-    """The metadata of the converted model at ``model_path`` (``model_metadata.build_metadata``)."""
+    """The metadata of the converted model at ``model_path`` (``aebox_edge.runtime.metadata.build_metadata``)."""
     import tensorflow as tf
 
     from ai_edge_litert.interpreter import Interpreter
@@ -205,8 +205,8 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
                 "msd": verify.rendered_msd(audio, p_float, p_test, front_end.sample_rate),
                 "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
             },
-            "delegation": model_inspect.delegation(tmp_path),
-            "invoke_ms": model_inspect.invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
+            "delegation": delegation(tmp_path),
+            "invoke_ms": invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
             "passed": not failed,
         }
         if failed:

@@ -3,9 +3,9 @@ runtime's ``Enhancer`` in ``convert``) against the float Keras model's, its ops,
 
 - Parameter error in physical units, per parameter over held-out clips (mean, p95, max): dB for gains, threshold,
   knee and makeup; cents (1200 log2 of the ratio) for frequencies; percent of the float value for Q, ratio and times.
-- Rendered-audio distance: MSD (``aebox_edge.metrics.mel_spectral_distance``) between the dirty input processed by
+- Rendered-audio distance: MSD (``aebox_edge.evaluation.metrics.mel_spectral_distance``) between the dirty input processed by
   ``ddsp_kernels.apply_chain`` with the float parameters and with the converted model's parameters.
-- Ops, delegation and invoke time: ``aebox_edge.model_inspect`` (runtime side, so that ``aebox-edge bench`` on a
+- Ops, delegation and invoke time: ``aebox_edge.runtime.inspect`` (runtime side, so that ``aebox-edge bench`` on a
   device reports delegation the same way).
 """
 
@@ -74,7 +74,7 @@ def over_limit(errors: dict[str, dict], limits: dict[str, float]) -> list[str]:
 def rendered_msd(audio, p_float, p_test, sample_rate: int) -> dict[str, float]:
     """MSD between each clip of ``audio`` (n, samples) rendered with ``p_float`` and with ``p_test`` (n, 24)."""
     ref, test = PARAM_SPEC.to_physical(p_float), PARAM_SPEC.to_physical(p_test)
-    from aebox_edge.metrics import mel_spectral_distance
+    from aebox_edge.evaluation.metrics import mel_spectral_distance
 
     msd = []
     for i, x in enumerate(audio):

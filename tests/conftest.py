@@ -10,8 +10,8 @@ def rng():
 
 @pytest.fixture(scope="session")
 def model(tmp_path_factory):
-    """The test analyser exported to int8 ``.tflite`` (once per session; see ``test_runtime_support``)."""
-    from test_runtime_support import exported_model
+    """The test analyser exported to int8 ``.tflite`` (once per session; see ``support``)."""
+    from support import exported_model
 
     return exported_model(tmp_path_factory)["tflite"]
 

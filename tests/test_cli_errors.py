@@ -10,7 +10,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from aebox_edge.cli import LAZY_COMMANDS, main
-from test_runtime_support import REPO_ROOT, bad_audio_file, env
+from support import REPO_ROOT, bad_audio_file, env
 
 
 def _assert_one_error_line(stderr, path):

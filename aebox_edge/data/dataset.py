@@ -34,7 +34,7 @@ import numpy as np
 
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
-from ..audio import read
+from ..io.audio import read
 from ..errors import AudioError, InputError, RuntimeFailure
 from .crowd import crowd_noise, scale_to_snr
 from .irs import club_ir, convolve, load_ir_folder, phone_ir, venue_ir

@@ -18,7 +18,7 @@ from scipy import signal
 
 from ddsp_kernels import rbj_sos
 
-from ..audio import read, resample
+from ..io.audio import read, resample
 from ..errors import AudioError, InputError
 from .sources import find_audio_files
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 from scipy import signal
 
-from ..audio import write
+from ..io.audio import write
 from .dataset import AUDIO_ARRAYS, DatasetReader
 
 

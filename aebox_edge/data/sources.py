@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from ..audio import resample
+from ..io.audio import resample
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd",
                     ".caf", ".w64", ".rf64")

@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.features import FrontEndConfig, analysis_features
+from aebox_edge.frontend import FrontEndConfig, analysis_features
 
-from .models import INPUT_NAMES
+from .networks import INPUT_NAMES
 
 
 @dataclass(frozen=True)

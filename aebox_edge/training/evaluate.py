@@ -1,5 +1,5 @@
-"""``aebox-edge eval``: the paper's four metrics (``aebox_edge.metrics``) over a dataset, for the rows Corrupt (input
-vs target), Baseline (``aebox_edge.baseline``) and the model (its predicted parameters applied with the runtime's
+"""``aebox-edge eval``: the paper's four metrics (``aebox_edge.evaluation.metrics``) over a dataset, for the rows Corrupt (input
+vs target), Baseline (``aebox_edge.evaluation.baseline``) and the model (its predicted parameters applied with the runtime's
 ``ddsp_kernels.apply_chain``), with figures like the paper's Fig. 3 (spectrograms) and Fig. 12 (waveforms)."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import os
 
 import numpy as np
 
-from aebox_edge.baseline import match_reference
+from aebox_edge.evaluation.baseline import match_reference
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.features import analysis_features
-from aebox_edge.metrics import evaluate as clip_metrics
-from aebox_edge.metrics import format_table, summarize
-from aebox_edge.plots import plot_clip
+from aebox_edge.frontend import analysis_features
+from aebox_edge.evaluation.metrics import evaluate as clip_metrics
+from aebox_edge.evaluation.metrics import format_table, summarize
+from aebox_edge.evaluation.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
 from .saved import load_saved_analyser, model_front_end

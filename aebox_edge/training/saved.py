@@ -7,7 +7,7 @@ import json
 import os
 
 from aebox_edge.errors import InputError
-from aebox_edge.features import FRONT_ENDS, FrontEndConfig
+from aebox_edge.frontend import FRONT_ENDS, FrontEndConfig
 
 from .config import CONFIG_FILE, MODEL_FILE
 

@@ -33,7 +33,7 @@ from ddsp_kernels import PARAM_SPEC
 from .config import CONFIG_FILE, MODEL_FILE, TrainConfig
 from .data import make_dataset, sample_rate_and_window, split_dataset
 from .losses import MultiResolutionMelLoss
-from .models import build_analyser, build_enhancer, count_flops, front_end_for
+from .networks import build_analyser, build_enhancer, count_flops, front_end_for
 from .saved import load_saved_analyser
 
 LOG_FILE = "log.csv"

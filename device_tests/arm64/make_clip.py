@@ -42,7 +42,7 @@ def main() -> None:
     from ddsp_kernels import apply_chain
 
     try:
-        from aebox_edge.demo import MUDDY_CLUB
+        from aebox_edge.evaluation.demo import MUDDY_CLUB
     except Exception:
         MUDDY_CLUB = None
     clean = _stereo(_music(0, args.seconds))

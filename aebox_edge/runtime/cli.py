@@ -1,0 +1,154 @@
+"""``aebox-edge run`` (files, ``--live``, ``--simulate``) and ``aebox-edge bench``. Only click is imported at module
+level; each command imports the runtime when it runs (a cold start matters on a Raspberry Pi)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+
+import click
+
+PROGRESS_MIN_S = 30.0  # files at least this long get a progress bar
+
+
+@contextlib.contextmanager
+def _warnings_as_messages():
+    """Show Python warnings (e.g. the tflite-runtime backend's limits) as ``aebox-edge: warning: ...`` lines."""
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *args, **kwargs: click.echo(f"aebox-edge: warning: {message}",
+                                                                            err=True)
+        yield
+
+
+def _device(value: str | None):
+    """A sounddevice device: an index when numeric, else a name (substring)."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _echo_stats(stats: dict) -> None:
+    click.echo("statistics: " + ", ".join(f"{k} {v}" for k, v in stats.items()
+                                          if not isinstance(v, dict) and k != "output"))
+
+
+@click.command()
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(dir_okay=False))
+@click.option("-r", "--reference", required=True, type=click.Path(dir_okay=False),
+              help="Clean reference audio (e.g. the studio mix); analysed once.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file (written atomically, in the input's format unless its extension names another).")
+@click.option("--model", type=click.Path(dir_okay=False),
+              help="Exported .tflite with its metadata JSON beside it [default: $AEBOX_EDGE_MODEL, else the shipped "
+                   "models/aebox_edge_edge_int8.tflite].")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads.")
+@click.option("--hop", type=float, default=1.25, show_default=True,
+              help="Seconds between analysis windows (0 < hop <= 2.5).")
+@click.option("--smoothing", type=click.FloatRange(min=0), default=2.5, show_default=True,
+              help="Parameter smoothing in seconds (Gaussian sigma for files, time constant live); 0 = none.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output / --params-out file (never the input).")
+@click.option("--params-out", type=click.Path(dir_okay=False), help="Write the parameter track as JSON.")
+@click.option("--live", is_flag=True, help="Enhance a sound card's input live (needs the live extra).")
+@click.option("--simulate", is_flag=True, help="Drive the live engine from INPUT and write what it plays to -o.")
+@click.option("--realtime", is_flag=True, help="With --simulate: pace blocks in real time, analysis in a thread.")
+@click.option("--input-device", help="Live input device (index or name).")
+@click.option("--output-device", help="Live output device (index or name).")
+@click.option("--blocksize", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Live / simulated audio block in frames.")
+@click.option("--samplerate", type=click.IntRange(min=1), help="Live sample rate [default: the input device's].")
+@click.option("--latency", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="Live output buffering in seconds (absorbs the model's invoke).")
+def run(input_path, reference, output, model, threads, hop, smoothing, force, params_out, live, simulate, realtime,
+        input_device, output_device, blocksize, samplerate, latency):
+    """Make INPUT sound like the reference: the model predicts EQ + compressor settings over sliding 2.5 s
+    windows and the DSP chain applies them (files of any length, rate, channels and format)."""
+    from ..errors import InputError
+
+    if simulate:
+        if not (input_path and output):
+            raise InputError("--simulate needs INPUT and -o OUTPUT")
+        if params_out:
+            raise InputError("--params-out applies to files, not to --simulate")
+    elif live:
+        if input_path or output or params_out:
+            raise InputError("--live takes no INPUT, -o or --params-out (use --simulate INPUT -o OUTPUT for files)")
+    else:
+        if not (input_path and output):
+            raise InputError("need INPUT and -o OUTPUT (or --live)")
+        if realtime:
+            raise InputError("--realtime applies to --simulate")
+
+    with _warnings_as_messages():
+        from ..io import audio
+        from .enhancer import Enhancer
+
+        # bad audio files are reported before the model loads
+        for path in ([input_path] if input_path else []) + [reference]:
+            audio.info(path)
+        enhancer = Enhancer(model, num_threads=threads)
+        if simulate:
+            from .live import simulate as simulate_file
+
+            stats = simulate_file(enhancer, reference, input_path, output, blocksize=blocksize, realtime=realtime,
+                                  latency_s=latency, hop_s=hop, smoothing_s=smoothing, force=force)
+            click.echo(f"wrote {output} (simulated live run, {stats['mode']})")
+            _echo_stats(stats)
+        elif live:
+            from .live import run_live
+
+            stats = run_live(enhancer, reference, input_device=_device(input_device),
+                             output_device=_device(output_device), blocksize=blocksize, samplerate=samplerate,
+                             latency_s=latency, hop_s=hop, smoothing_s=smoothing, echo=click.echo)
+            click.echo("stopped")
+            _echo_stats(stats)
+        else:
+            _run_file(enhancer, input_path, reference, output, hop, smoothing, force, params_out)
+
+
+def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, params_out):
+    from ..io import audio
+    from .enhance import enhance_file
+
+    info = audio.info(input_path)
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if info.duration_s >= PROGRESS_MIN_S:
+            bar = stack.enter_context(click.progressbar(length=2 * info.frames, label="analysing, then processing",
+                                                        file=sys.stderr))
+            progress = bar.update
+        s = enhance_file(enhancer, input_path, reference, output, hop_s=hop, smoothing_s=smoothing, force=force,
+                         params_out=params_out, progress=progress)
+    click.echo(f"wrote {output}: {s['duration_s']:.2f} s, {s['sample_rate']} Hz, {s['channels']} channel(s), "
+               f"{s['format']} {s['subtype']}, peak {s['output_peak_dbfs']:+.1f} dBFS, in {s['seconds']:.2f} s "
+               f"({s['x_realtime']:g} x real time)")
+    click.echo(f"{s['windows']} analysis window(s), hop {s['hop_s']:.3f} s, smoothing {s['smoothing_s']:g} s; "
+               f"model {s['model']} on {s['backend']}, {s['threads']} thread(s)"
+               + (f"; parameter track: {params_out}" if params_out else ""))
+
+
+@click.command()
+@click.option("--model", type=click.Path(dir_okay=False),
+              help="Exported .tflite [default: $AEBOX_EDGE_MODEL, else the shipped model].")
+@click.option("--num-runs", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--warmup-runs", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True), default=90.0, show_default=True,
+              help="PASS when the end-to-end p95 is at most this.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--compare-keras", type=click.Path(dir_okay=False),
+              help="Time this Keras model's model.predict in the same run (imports TensorFlow).")
+@click.option("--compare-pedalboard", is_flag=True, help="Time pedalboard's EQ + compressor in the same run.")
+@click.pass_context
+def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard):
+    """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL."""
+    with _warnings_as_messages():
+        from .bench import format_report, run_bench
+        from .enhance import write_json
+
+        result = run_bench(model, num_runs=num_runs, warmup_runs=warmup_runs, threads=threads, target_ms=target_ms,
+                           compare_keras=compare_keras, compare_pedalboard=compare_pedalboard)
+    for line in format_report(result):
+        click.echo(line)
+    if json_out:
+        write_json(json_out, result)
+    if not result["passed"]:
+        ctx.exit(1)

@@ -1,0 +1,101 @@
+"""``aebox-edge run INPUT --reference REF -o OUTPUT``: enhance a file of any length, rate, channel count and
+soundfile format with bounded memory.
+
+Three streaming passes, never holding more than one analysis window and one DSP block of audio: the reference is
+scored window by window and its most typical active window analysed (``runtime.Enhancer.reference_features``); the
+input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the input is read again block by
+block, processed by the DSP chain at its own rate and channels (``Enhancer.render``) and written atomically
+(``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
+never overwritten and an existing output (or ``--params-out`` file) needs ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..io import audio
+from ..errors import InputError
+from .enhancer import BLOCK_S, HOP_S, SMOOTHING_S, Enhancer, check_hop, sliding_windows
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def _check_params_out(path: str, inputs: tuple[str, ...], force: bool) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(f"{path}: directory does not exist: {directory}")
+    if any(_same_file(path, p) for p in inputs):
+        raise InputError(f"{path}: is an input file; refusing to overwrite it")
+    if os.path.exists(path) and not force:
+        raise InputError(f"{path}: already exists; refusing to overwrite it (use --force)")
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` as JSON atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, output_path: str, *,
+                 hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False,
+                 params_out: str | None = None, progress: Callable[[int], None] | None = None) -> dict:
+    """Enhance ``input_path`` to sound like ``reference_path``; returns a summary. ``progress(frames)`` advances
+    over ``2 * frames`` in all (analysis, then processing). Bad files or paths raise ``InputError`` before any
+    output exists."""
+    start_time = time.perf_counter()
+    check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
+    info = audio.info(input_path)
+    ref_info = audio.info(reference_path)
+    if _same_file(output_path, reference_path):
+        raise InputError(f"{output_path}: is the reference file; refusing to overwrite it")
+    writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
+    if params_out is not None:
+        _check_params_out(params_out, (input_path, reference_path, output_path), force)
+
+    def reference_blocks(n):
+        return audio.iter_blocks(reference_path, n)
+
+    ref_features, ref_summary = enhancer.reference_features(reference_blocks, ref_info.sample_rate)
+    sr = info.sample_rate
+    n = enhancer.window_frames(sr)
+    hop = min(n, max(1, round(hop_s * sr)))
+    windows = sliding_windows(audio.iter_blocks(input_path, n, n - hop), n, hop)
+    track = enhancer.analyse(windows, ref_features, sr, smoothing_s=smoothing_s, reference_info=ref_summary,
+                             progress=progress)
+
+    peak = 0.0
+    with writer:
+        blocks = audio.iter_blocks(input_path, max(1, round(BLOCK_S * sr)))
+        for block in enhancer.render(blocks, track, sr, info.channels):
+            peak = max(peak, float(np.max(np.abs(block))))
+            writer.write(block)
+            if progress is not None:
+                progress(len(block))
+    elapsed = time.perf_counter() - start_time
+    summary = {
+        "input": input_path, "reference": reference_path, "output": output_path,
+        "model": enhancer.model_path, "model_sha256": enhancer.metadata["sha256"],
+        "backend": str(enhancer.backend), "threads": enhancer.num_threads,
+        "sample_rate": sr, "channels": info.channels, "frames": info.frames, "duration_s": info.duration_s,
+        "format": writer.format, "subtype": writer.subtype,
+        "hop_s": hop / sr, "smoothing_s": smoothing_s, "windows": len(track.times_s),
+        "output_peak_dbfs": round(20 * np.log10(max(peak, 1e-10)), 2),
+        "seconds": round(elapsed, 3), "x_realtime": round(info.duration_s / elapsed, 1),
+    }
+    if params_out is not None:
+        write_json(params_out, {**summary, **track.to_json()})
+    return summary

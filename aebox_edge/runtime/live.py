@@ -1,0 +1,259 @@
+"""Live enhancement: ``aebox-edge run --live`` (sounddevice) and ``--simulate`` (the same engine fed from a file).
+
+``LiveEngine.process`` is the audio callback's whole work: apply newly published parameters, run the DSP chain
+(``ddsp_kernels.StreamingChain``, state allocated up front) and copy a mono mix of the block into a preallocated
+ring of the last 2.5 s. An analysis thread wakes every ``hop_s``, runs the model on the ring and the reference
+features, smooths the normalized parameters with an exponential moving average (time constant ``smoothing_s``) and
+publishes them; the callback picks them up at its next block (click-free cross-fade). Until the ring is full the
+chain holds neutral parameters (about the identity).
+
+LiteRT's ``invoke`` holds the GIL, so the callback can wait for one invoke: the stream asks for ``latency_s`` of
+output buffering to absorb it, and the GIL switch interval is lowered to 1 ms while live or simulating. The
+simulation models the same budget: block ``k`` arrives when it has been "recorded" and misses its deadline when its
+output is not ready ``latency_s`` later. Without ``realtime`` the simulation runs as fast as possible with the analysis run in step on
+simulated time (deterministic).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ddsp_kernels import PARAM_SPEC, StreamingChain
+
+from ..io import audio
+from ..errors import InputError, RuntimeFailure
+from .enhancer import HOP_S, SMOOTHING_S, Enhancer, check_hop
+
+BLOCKSIZE = 512
+LATENCY_S = 0.1
+
+
+class LiveEngine:
+    """DSP in the audio callback (``process``), model in an analysis thread (``start``/``stop``) or in step
+    (``analyse``). ``stats()`` summarizes the run."""
+
+    def __init__(self, enhancer: Enhancer, reference_features: np.ndarray, sample_rate: int, channels: int, *,
+                 hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S):
+        check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
+        self.enhancer = enhancer
+        self.reference_features = reference_features
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.hop_s = hop_s
+        self.smoothing_s = smoothing_s
+        self._chain = StreamingChain(self.sample_rate, PARAM_SPEC.neutral(), channels=self.channels)
+        self._chain.process(np.zeros((1, self.channels), np.float32))  # lazy imports happen here, not in a callback
+        self._ring = np.zeros(enhancer.window_frames(self.sample_rate), np.float32)
+        self._written = 0  # frames ever written to the ring
+        self._lock = threading.Lock()
+        self._published: tuple[int, dict] | None = None  # (sequence number, physical parameters)
+        self._applied = 0
+        self._smoothed: np.ndarray | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.xruns = 0
+        self.analysis_error: BaseException | None = None
+        # running totals (no per-block allocation): callbacks, late ones, seconds spent, worst; same for analyses
+        self._callbacks = self._late = self._analyses = 0
+        self._callback_s = self._callback_max_s = self._analysis_s = self._analysis_max_s = 0.0
+
+    @property
+    def frames_in(self) -> int:
+        """Frames processed so far."""
+        return self._written
+
+    @property
+    def ready(self) -> bool:
+        """Whether the ring holds a full analysis window."""
+        return self._written >= len(self._ring)
+
+    def process(self, indata: np.ndarray, outdata: np.ndarray) -> None:
+        """The audio callback's work: ``indata`` (frames, channels) -> ``outdata`` (same shape)."""
+        start = time.perf_counter()
+        published = self._published
+        if published is not None and published[0] != self._applied:
+            self._applied = published[0]
+            self._chain.set_params(published[1])
+        outdata[:] = self._chain.process(indata)
+        mono = indata.mean(axis=1) if self.channels > 1 else indata[:, 0]
+        ring, n = self._ring, len(mono)
+        with self._lock:
+            if n >= len(ring):  # sample number i always lives at ring[i % len(ring)]
+                ring[:] = np.roll(mono[n - len(ring):], (self._written + n) % len(ring))
+            else:
+                pos = self._written % len(ring)
+                first = min(n, len(ring) - pos)
+                ring[pos:pos + first] = mono[:first]
+                ring[:n - first] = mono[first:]
+            self._written += n
+        elapsed = time.perf_counter() - start
+        self._callbacks += 1
+        self._late += elapsed > n / self.sample_rate
+        self._callback_s += elapsed
+        self._callback_max_s = max(self._callback_max_s, elapsed)
+
+    def last_window(self) -> np.ndarray:
+        """A copy of the ring in time order: the mono mix of the last analysis window (zeros before the start)."""
+        with self._lock:
+            pos = self._written % len(self._ring)
+            return np.concatenate([self._ring[pos:], self._ring[:pos]])
+
+    def analyse(self) -> None:
+        """Run the model on the last window and publish the smoothed parameters."""
+        start = time.perf_counter()
+        window = self.last_window()
+        p = self.enhancer.predict(self.enhancer.features(window, self.sample_rate), self.reference_features)
+        if self._smoothed is None or self.smoothing_s <= 0:
+            self._smoothed = p
+        else:
+            self._smoothed = self._smoothed + (1.0 - np.exp(-self.hop_s / self.smoothing_s)) * (p - self._smoothed)
+        sequence = 1 + (self._published[0] if self._published else 0)
+        self._published = (sequence, PARAM_SPEC.to_physical(self._smoothed))
+        elapsed = time.perf_counter() - start
+        self._analyses += 1
+        self._analysis_s += elapsed
+        self._analysis_max_s = max(self._analysis_max_s, elapsed)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.hop_s):
+                if self.ready:
+                    self.analyse()
+        except BaseException as exc:  # reported by stop(); the audio keeps running with the last parameters
+            self.analysis_error = exc
+
+    def start(self) -> None:
+        """Start the analysis thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="aebox-analysis", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the analysis thread (if running); re-raise what ended it early."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self.analysis_error is not None:
+            raise RuntimeFailure(f"analysis thread failed: {self.analysis_error}") from self.analysis_error
+
+    def stats(self) -> dict:
+        """Blocks, xruns, late callbacks (DSP slower than the block lasts), callback and analysis times (ms) and the
+        real-time factors of the callback alone and of callback + analysis."""
+        duration = self._written / self.sample_rate
+        return {
+            "sample_rate": self.sample_rate, "channels": self.channels, "blocks": self._callbacks,
+            "duration_s": round(duration, 3), "xruns": self.xruns, "late_callbacks": self._late,
+            "callback_ms_mean": round(1e3 * self._callback_s / max(1, self._callbacks), 4),
+            "callback_ms_max": round(1e3 * self._callback_max_s, 4),
+            "analyses": self._analyses,
+            "analysis_ms_mean": round(1e3 * self._analysis_s / max(1, self._analyses), 3),
+            "analysis_ms_max": round(1e3 * self._analysis_max_s, 3),
+            "callback_rtf": round(self._callback_s / duration, 4) if duration else 0.0,
+            "engine_rtf": round((self._callback_s + self._analysis_s) / duration, 4) if duration else 0.0,
+        }
+
+
+@contextlib.contextmanager
+def _quick_gil_handoff():
+    """Lower the GIL switch interval to 1 ms (from 5) so the audio thread waits less for the analysis thread."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _reference(enhancer: Enhancer, reference_path: str):
+    ref = audio.info(reference_path)
+    return enhancer.reference_features(lambda n: audio.iter_blocks(reference_path, n), ref.sample_rate)
+
+
+def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_path: str, *,
+             blocksize: int = BLOCKSIZE, realtime: bool = False, latency_s: float = LATENCY_S,
+             hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
+    """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
+    (atomically). ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts
+    missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
+    if blocksize < 1:
+        raise InputError(f"blocksize must be at least 1, got {blocksize}")
+    info = audio.info(input_path)
+    writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
+    ref_features, ref_info = _reference(enhancer, reference_path)
+    engine = LiveEngine(enhancer, ref_features, info.sample_rate, info.channels, hop_s=hop_s,
+                        smoothing_s=smoothing_s)
+    block_s = blocksize / info.sample_rate
+    hop_frames = max(1, round(hop_s * info.sample_rate))
+    next_analysis = 0
+    missed = 0
+    with writer, _quick_gil_handoff():
+        if realtime:
+            engine.start()
+        try:
+            t0 = time.perf_counter()
+            for k, block in enumerate(audio.iter_blocks(input_path, blocksize)):
+                arrival = t0 + (k + 1) * block_s
+                if realtime:
+                    time.sleep(max(0.0, arrival - time.perf_counter()))
+                out = np.empty_like(block)
+                engine.process(block, out)
+                if realtime:
+                    missed += time.perf_counter() > arrival + latency_s
+                elif engine.ready and engine.frames_in >= next_analysis:
+                    engine.analyse()
+                    next_analysis = engine.frames_in + hop_frames
+                writer.write(out)
+        finally:
+            engine.stop()
+    return {**engine.stats(), "mode": "realtime" if realtime else "as fast as possible", "blocksize": blocksize,
+            "latency_s": latency_s, "missed_deadlines": missed if realtime else None, "reference": ref_info,
+            "output": output_path}
+
+
+def run_live(enhancer: Enhancer, reference_path: str, *, input_device=None, output_device=None,
+             blocksize: int = BLOCKSIZE, samplerate: int | None = None, latency_s: float = LATENCY_S,
+             hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, echo=print) -> dict:
+    """Enhance the input device's audio to the output device until Ctrl-C; returns the engine's statistics."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
+        raise InputError(f"live mode needs sounddevice and PortAudio: pip install 'aebox-edge[live]' "
+                         f"(and apt install libportaudio2) ({exc})") from None
+    try:
+        in_dev = sd.query_devices(input_device, "input")
+        out_dev = sd.query_devices(output_device, "output")
+    except ValueError as exc:
+        raise InputError(f"audio device: {exc}") from None
+    rate = int(samplerate or in_dev["default_samplerate"])
+    channels = max(1, min(2, int(in_dev["max_input_channels"]), int(out_dev["max_output_channels"])))
+    ref_features, ref_info = _reference(enhancer, reference_path)
+    engine = LiveEngine(enhancer, ref_features, rate, channels, hop_s=hop_s, smoothing_s=smoothing_s)
+
+    def callback(indata, outdata, frames, time_info, status):
+        if status:
+            engine.xruns += 1
+        engine.process(indata, outdata)
+
+    try:
+        with _quick_gil_handoff(), sd.Stream(device=(input_device, output_device), samplerate=rate,
+                                             blocksize=blocksize, channels=channels, dtype="float32",
+                                             latency=latency_s, callback=callback):
+            engine.start()
+            echo(f"live: {in_dev['name']} -> {out_dev['name']}, {rate} Hz, {channels} channel(s), blocks of "
+                 f"{blocksize}; reference window at {ref_info['start_s']:.1f} s; Ctrl-C to stop")
+            try:
+                while engine.analysis_error is None:
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                pass
+    except sd.PortAudioError as exc:
+        raise RuntimeFailure(f"audio device error: {exc}") from None
+    finally:
+        engine.stop()
+    return {**engine.stats(), "blocksize": blocksize, "latency_s": latency_s}

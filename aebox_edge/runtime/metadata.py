@@ -1,0 +1,107 @@
+"""The metadata JSON that travels next to every exported ``.tflite`` (``model.tflite`` -> ``model.json``).
+
+Written by ``export`` and checked by the runtime: the runtime refuses a model whose metadata is missing, whose
+sha256 does not match the file, or whose parameter spec or front end differ from this code's (a model trained
+on other features or another parameter table would silently produce wrong settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from ddsp_kernels import PARAM_SPEC
+
+from ..errors import InputError
+from ..frontend import FRONT_ENDS, FrontEndConfig
+
+SCHEMA_VERSION = 1
+QUANTIZATIONS = ("int8", "float16", "dynamic", "none")
+
+
+class ModelMetadataError(InputError):
+    """A model whose metadata is missing, malformed or does not match this code."""
+
+
+def metadata_path(model_path: str | os.PathLike) -> str:
+    return os.path.splitext(os.fspath(model_path))[0] + ".json"
+
+
+def param_spec_dict() -> list[dict[str, Any]]:
+    return [{"name": p.name, "unit": p.unit, "minimum": p.minimum, "maximum": p.maximum, "scale": p.scale}
+            for p in PARAM_SPEC.params]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_metadata(model_path: str | os.PathLike, *, front_end: FrontEndConfig, quantization: str,
+                   input_names: list[str], output_name: str, model_config: str,
+                   training: dict | None = None, extra: dict | None = None) -> dict[str, Any]:
+    """The metadata of an exported model file (hashes it)."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    meta = {
+        "schema_version": SCHEMA_VERSION,
+        "model_config": model_config,
+        "quantization": quantization,
+        "sha256": sha256_file(model_path),
+        "param_spec": param_spec_dict(),
+        "front_end": front_end.to_dict(),
+        "analysis_rate": front_end.sample_rate,
+        "analysis_window_samples": front_end.window_samples,
+        "inputs": list(input_names),  # order: dirty input features, reference features
+        "output": output_name,        # 24 normalized parameters in PARAM_SPEC order
+        "training": training or {},
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def write_metadata(model_path: str | os.PathLike, meta: dict[str, Any]) -> str:
+    """Write ``meta`` beside the model atomically; returns the JSON path."""
+    path = metadata_path(model_path)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(meta, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_metadata(model_path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate the metadata of ``model_path``; raises ModelMetadataError with the reason."""
+    model_path = os.fspath(model_path)
+    path = metadata_path(model_path)
+    if not os.path.isfile(path):
+        raise ModelMetadataError(f"{model_path}: no metadata file {path}; re-export the model with aebox-edge export")
+    try:
+        with open(path) as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ModelMetadataError(f"{path}: unreadable metadata ({exc})") from exc
+    problems = []
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        problems.append(f"schema_version {meta.get('schema_version')!r}, this code reads {SCHEMA_VERSION}")
+    if meta.get("param_spec") != param_spec_dict():
+        problems.append("its parameter spec differs from this code's PARAM_SPEC")
+    front_end = meta.get("front_end") or {}
+    expected = FRONT_ENDS.get(front_end.get("name"))
+    if expected is None:
+        problems.append(f"unknown front end {front_end.get('name')!r}")
+    elif front_end != expected.to_dict():
+        diff = sorted(k for k in set(front_end) | set(expected.to_dict())
+                      if front_end.get(k) != expected.to_dict().get(k))
+        problems.append(f"its front end differs from this code's {expected.name!r} front end in {diff}")
+    if os.path.isfile(model_path) and meta.get("sha256") != sha256_file(model_path):
+        problems.append("its sha256 does not match the model file")
+    if problems:
+        raise ModelMetadataError(f"{model_path}: model metadata does not match: " + "; ".join(problems))
+    return meta
