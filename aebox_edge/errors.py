@@ -1,4 +1,8 @@
-"""The project's errors. ``InputError`` (bad input: exit code 2) and ``RuntimeFailure`` (exit code 1)."""
+"""The project's errors and the shared validators that raise them.
+
+``InputError`` (bad input, also a ``ValueError``: exit code 2) and ``RuntimeFailure`` (the work itself failed: exit
+code 1). The CLI prints any ``AeboxError`` as one ``aebox-edge: error: ...`` line and exits with its code.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ class AeboxError(Exception):
     exit_code = 1
 
 
-class InputError(AeboxError):
-    """The user gave something unusable: a missing or unreadable file, a bad option value."""
+class InputError(AeboxError, ValueError):
+    """The user gave something unusable: a missing or unreadable file, a bad option or argument value."""
 
     exit_code = 2
 
@@ -30,3 +34,17 @@ class RuntimeFailure(AeboxError):
     """The work itself failed (a conversion, a model that produced NaN)."""
 
     exit_code = 1
+
+
+def check_positive_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int; raises ``InputError`` naming ``name`` unless it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_audio_shape(shape: tuple[int, ...], name: str = "audio", layout: str = "(samples,) or (samples, channels)"
+                      ) -> None:
+    """Raise ``InputError`` unless an array of ``shape`` is one- or two-dimensional (as ``layout`` says)."""
+    if len(shape) not in (1, 2):
+        raise InputError(f"{name} must be shaped {layout}, got {shape}")

@@ -1,9 +1,9 @@
 """The log-mel front end: the one definition used for training, int8 calibration and the runtime.
 
-Computed in float32 numpy with ``scipy.fft`` outside the TFLite graph (DESIGN section 3). The mel filterbank follows
-Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic above, and triangles
-normalized to unit area. Framing, window and dB conversion follow librosa's conventions (``center=True`` with zero
-padding, periodic Hann, ``power_to_db``), which the tests check it against.
+Computed in float32 numpy with ``scipy.fft`` outside the TFLite graph (docs/architecture.md, section 3). The mel
+filterbank follows Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic above, and
+triangles normalized to unit area. Framing, window and dB conversion follow librosa's conventions (``center=True`` with
+zero padding, periodic Hann, ``power_to_db``), which the tests check it against.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import dataclasses
 import functools
 
 import numpy as np
+
+from .errors import InputError, check_audio_shape
 
 # Slaney's mel scale: 3 mels per 200 Hz up to 1 kHz (15 mels), then 27 mels per factor 6.4 in frequency.
 _F_SP = 200.0 / 3.0
@@ -39,11 +41,11 @@ def mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None, dtype=np.flo
 
     Band ``m`` is a triangle over the FFT bin frequencies with corners at ``n_mels + 2`` points equally spaced on the
     mel scale between ``fmin`` and ``fmax`` (default: Nyquist); its height ``2 / (f_hi - f_lo)`` gives it unit area
-    in Hz. Computed in float64, returned as ``dtype``.
+    in Hz. Computed in float64, returned as ``dtype``. Raises ``InputError`` unless 0 <= fmin < fmax <= Nyquist.
     """
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     if not 0.0 <= fmin < fmax <= sample_rate / 2.0:
-        raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2, got fmin={fmin}, fmax={fmax}")
+        raise InputError(f"need 0 <= fmin < fmax <= sample_rate / 2, got fmin={fmin}, fmax={fmax}")
     bin_hz = np.arange(n_fft // 2 + 1) * (sample_rate / n_fft)
     corners = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     lo, centre, hi = corners[:-2, None], corners[1:-1, None], corners[2:, None]
@@ -63,10 +65,11 @@ def cached_mel_filterbank(sample_rate, n_fft, n_mels, fmin=0.0, fmax=None, dtype
 
 @functools.lru_cache(maxsize=16)
 def hann_window(win_length, n_fft=None, dtype=np.float32):
-    """Periodic Hann window of ``win_length`` samples, zero-padded centred to ``n_fft`` (librosa's convention)."""
+    """Periodic Hann window of ``win_length`` samples, zero-padded centred to ``n_fft`` (librosa's convention).
+    Raises ``InputError`` unless 0 < win_length <= n_fft."""
     n_fft = win_length if n_fft is None else n_fft
     if not 0 < win_length <= n_fft:
-        raise ValueError(f"need 0 < win_length <= n_fft, got {win_length} and {n_fft}")
+        raise InputError(f"need 0 < win_length <= n_fft, got {win_length} and {n_fft}")
     window = np.zeros(n_fft, dtype=dtype)
     start = (n_fft - win_length) // 2
     window[start:start + win_length] = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(win_length) / win_length)
@@ -79,7 +82,8 @@ def stft(audio, n_fft, hop_length, win_length=None):
 
     Frames of ``n_fft`` samples every ``hop_length``, the signal padded with ``n_fft // 2`` zeros on each side
     (librosa ``center=True, pad_mode="constant"``), periodic Hann of ``win_length`` (default ``n_fft``), one
-    ``scipy.fft.rfft`` over the ``(frames, n_fft)`` array. Keeps float32 input in float32 (complex64 out).
+    ``scipy.fft.rfft`` over the ``(frames, n_fft)`` array. Keeps float32 input in float32 (complex64 out). Raises
+    ``InputError`` for empty audio.
     """
     import scipy.fft
 
@@ -87,7 +91,7 @@ def stft(audio, n_fft, hop_length, win_length=None):
     if not np.issubdtype(audio.dtype, np.floating):
         audio = audio.astype(np.float64)
     if audio.shape[-1] == 0:
-        raise ValueError("cannot compute a spectrogram of empty audio")
+        raise InputError("cannot compute a spectrogram of empty audio")
     pad = [(0, 0)] * (audio.ndim - 1) + [(n_fft // 2, n_fft // 2)]
     padded = np.pad(audio, pad)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
@@ -118,7 +122,7 @@ class FrontEndConfig:
 
     def __post_init__(self):
         if not (0 < self.win_length <= self.n_fft and self.hop_length > 0 and self.n_mels > 0):
-            raise ValueError(f"invalid front end {self!r}")
+            raise InputError(f"invalid front end {self!r}")
 
     @property
     def natural_frames(self):
@@ -136,12 +140,12 @@ class FrontEndConfig:
 
     @classmethod
     def from_dict(cls, data):
-        """Inverse of :meth:`to_dict`; unknown or missing keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown or missing keys raise ``InputError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         missing = names - set(data)
         if unknown or missing:
-            raise ValueError(f"front-end config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+            raise InputError(f"front-end config: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
         return cls(**data)
 
 
@@ -174,10 +178,10 @@ def log_mel(audio, config):
     ``audio`` is mono at ``config.sample_rate`` (mix channels first) and is processed at whatever length it has (see
     :func:`fit_window`). Power mel spectrogram -> ``10 log10(max(S, amin))`` (reference 1.0) -> floored at
     ``top_db`` below each clip's maximum (librosa's ``power_to_db``) -> optional time resize to ``config.frames``.
+    Raises ``InputError`` for other shapes or empty audio.
     """
     audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim not in (1, 2):
-        raise ValueError(f"log_mel takes (samples,) or (batch, samples), got shape {audio.shape}")
+    check_audio_shape(audio.shape, "log_mel's audio", "(samples,) or (batch, samples)")
     spec = stft(audio, config.n_fft, config.hop_length, config.win_length)
     power = spec.real ** 2 + spec.imag ** 2
     fb = cached_mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)

@@ -1,4 +1,6 @@
-"""The effect chain EQ -> compressor, offline (``apply_chain``) and streaming (``StreamingChain``)."""
+"""The effect chain EQ -> compressor, offline (``apply_chain``) and streaming (``StreamingChain``), set by the 24
+physical parameters of ``PARAM_SPEC`` (name -> value). The mapping from those names to the kernels' own arguments
+lives here only (``eq_bands``, ``compressor_args``)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,24 @@ import numpy as np
 from .compressor import CompressorState, compress_frames
 from .eq import eq_sos, sosfilt_state
 from .signal import as_frames, restore
-from .spec import PARAM_SPEC
+from .spec import BANDS, PARAM_SPEC
 
 
 def _floats(params: Mapping) -> dict[str, float]:
     return {name: float(params[name]) for name in PARAM_SPEC.names}
+
+
+def eq_bands(params: Mapping) -> list[tuple]:
+    """The ``parametric_eq`` bands ``(kind, freq_hz, gain_db, q)`` of the chain's parameters, in ``BANDS`` order."""
+    return [(band.kind, params[f"{band.name}_freq_hz"], params[f"{band.name}_gain_db"], params[f"{band.name}_q"])
+            for band in BANDS]
+
+
+def compressor_args(params: Mapping) -> dict:
+    """The ``compressor`` keyword arguments of the chain's ``comp_*`` parameters."""
+    return {"threshold_db": params["comp_threshold_db"], "ratio": params["comp_ratio"],
+            "attack_ms": params["comp_attack_ms"], "release_ms": params["comp_release_ms"],
+            "knee_db": params["comp_knee_db"], "makeup_db": params["comp_makeup_db"]}
 
 
 def apply_chain(x, sample_rate: float, params: Mapping) -> np.ndarray:
@@ -28,13 +43,14 @@ class _Voice:
     def __init__(self, sample_rate: float, params: Mapping, channels: int, zi=None, comp=None):
         self.sample_rate = sample_rate
         self.params = _floats(params)
-        self.sos = eq_sos(sample_rate, self.params)
+        self.sos = eq_sos(sample_rate, eq_bands(self.params))
+        self.compressor = compressor_args(self.params)
         self.zi = np.zeros((self.sos.shape[0], 2, channels)) if zi is None else zi.copy()
         self.comp = CompressorState() if comp is None else comp.copy()
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         y, self.zi = sosfilt_state(self.sos, frames, self.zi)
-        return compress_frames(y, self.sample_rate, self.params, self.comp)
+        return compress_frames(y, self.sample_rate, self.comp, **self.compressor)
 
     def successor(self, params: Mapping, history: np.ndarray) -> "_Voice":
         """A voice with new parameters, warmed up on the recent input ``history``: its filters start from rest

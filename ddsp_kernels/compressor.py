@@ -16,7 +16,6 @@ by ``aR**-n`` becomes a cumulative sum and a cumulative minimum (chunked so the 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Mapping
 
 import numpy as np
 
@@ -97,7 +96,9 @@ class CompressorState:
         return CompressorState(self.y1, self.y_l)
 
 
-def compress_frames(frames: np.ndarray, sample_rate: float, params: Mapping, state: CompressorState) -> np.ndarray:
+def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorState, *, threshold_db: float,
+                    ratio: float, attack_ms: float, release_ms: float, knee_db: float = 0.0,
+                    makeup_db: float = 0.0) -> np.ndarray:
     """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio."""
     from scipy.signal import lfilter
 
@@ -108,21 +109,25 @@ def compress_frames(frames: np.ndarray, sample_rate: float, params: Mapping, sta
     level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
     level = np.log10(level)
     level *= np.float32(20.0)
-    reduction = static_gain_db(level, params["comp_threshold_db"], params["comp_ratio"], params["comp_knee_db"])
+    reduction = static_gain_db(level, threshold_db, ratio, knee_db)
     reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
     y1 = np.empty(n, dtype=np.float64)
-    state.y1 = _release_stage(reduction, float(ballistics_coefficient(params["comp_release_ms"], sample_rate)),
-                              state.y1, y1)
-    alpha_a = float(ballistics_coefficient(params["comp_attack_ms"], sample_rate))
+    state.y1 = _release_stage(reduction, float(ballistics_coefficient(release_ms, sample_rate)), state.y1, y1)
+    alpha_a = float(ballistics_coefficient(attack_ms, sample_rate))
     y_l, _ = lfilter([1.0 - alpha_a], [1.0, -alpha_a], y1, zi=[alpha_a * state.y_l])
     state.y_l = float(y_l[-1])
-    gain = np.float32(params["comp_makeup_db"]) - y_l.astype(np.float32)
+    gain = np.float32(makeup_db) - y_l.astype(np.float32)
     gain *= np.float32(_LN10 / 20.0)
     np.exp(gain, out=gain)
     return frames * gain.astype(frames.dtype, copy=False)[:, None]
 
 
-def compressor(x, sample_rate: float, params: Mapping) -> np.ndarray:
-    """Compress audio shaped (samples,) or (samples, channels) with physical ``params`` (``comp_*`` names)."""
+def compressor(x, sample_rate: float, *, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
+               knee_db: float = 0.0, makeup_db: float = 0.0) -> np.ndarray:
+    """Compress audio shaped (samples,) or (samples, channels) at ``sample_rate`` Hz: ``threshold_db`` (dBFS),
+    ``ratio`` (>= 1), ``attack_ms`` / ``release_ms`` (90 % times), ``knee_db`` (soft-knee width) and ``makeup_db``.
+    Raises ``ValueError`` for other shapes."""
     frames, was_1d = as_frames(x)
-    return restore(compress_frames(frames, sample_rate, params, CompressorState()), was_1d)
+    return restore(compress_frames(frames, sample_rate, CompressorState(), threshold_db=threshold_db, ratio=ratio,
+                                   attack_ms=attack_ms, release_ms=release_ms, knee_db=knee_db,
+                                   makeup_db=makeup_db), was_1d)

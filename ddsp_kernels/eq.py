@@ -1,30 +1,21 @@
-"""The 6-band parametric EQ: low shelf, four peaking bands, high shelf (RBJ cookbook biquads, ``biquads``),
-run as one ``scipy.signal.sosfilt`` cascade."""
+"""The parametric EQ: a cascade of RBJ cookbook biquads (``biquads``) run as one ``scipy.signal.sosfilt``; the
+chain's EQ is its six bands of ``spec.BANDS`` (low shelf, four peaking bands, high shelf)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable
 
 import numpy as np
 
 from .biquads import rbj_sos
 from .signal import as_frames, restore
-from .spec import EQ_BANDS
 
-_KIND = {"low_shelf": "low_shelf", "high_shelf": "high_shelf"}
-
-
-def eq_sos(sample_rate: float, params: Mapping) -> np.ndarray:
-    """Second-order sections of the EQ, shaped (..., 6 bands, 6), float64, for physical ``params``
-    (name -> dB / Hz / Q values, scalars or arrays of one batch shape)."""
-    return np.stack(
-        [
-            rbj_sos(_KIND.get(band, "peak"), params[f"{band}_freq_hz"], params[f"{band}_gain_db"],
-                    params[f"{band}_q"], sample_rate)
-            for band in EQ_BANDS
-        ],
-        axis=-2,
-    )
+def eq_sos(sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
+    """Second-order sections of the EQ, shaped (..., bands, 6), float64, for ``bands`` of
+    ``(kind, freq_hz, gain_db, q)`` (kind one of ``biquads.KINDS``; values scalars or arrays of one batch shape).
+    An unknown kind raises ``ValueError``."""
+    return np.stack([rbj_sos(kind, freq_hz, gain_db, q, sample_rate) for kind, freq_hz, gain_db, q in bands],
+                    axis=-2)
 
 
 def sosfilt_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,10 +27,11 @@ def sosfilt_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.nd
     return y.astype(x.dtype, copy=False), zf
 
 
-def parametric_eq(x, sample_rate: float, params: Mapping) -> np.ndarray:
-    """Apply the 6-band EQ to audio shaped (samples,) or (samples, channels) at ``sample_rate`` Hz."""
+def parametric_eq(x, sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
+    """Apply the EQ of ``bands`` (``(kind, freq_hz, gain_db, q)`` each) to audio shaped (samples,) or
+    (samples, channels) at ``sample_rate`` Hz. Raises ``ValueError`` for other shapes or an unknown kind."""
     frames, was_1d = as_frames(x)
-    sos = eq_sos(sample_rate, params)
+    sos = eq_sos(sample_rate, bands)
     zi = np.zeros((sos.shape[0], 2, frames.shape[1]))
     y, _ = sosfilt_state(sos, frames, zi)
     return restore(y, was_1d)

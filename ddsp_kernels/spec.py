@@ -36,11 +36,34 @@ class Param:
         return (v - self.minimum) / (self.maximum - self.minimum)
 
 
-def _band(prefix: str, freq_lo: float, freq_hi: float) -> tuple[Param, ...]:
+@dataclass(frozen=True)
+class Band:
+    """One EQ band: its name (the prefix of its three parameters), its RBJ filter kind (``biquads.KINDS``) and the
+    range of its centre / corner frequency in Hz."""
+
+    name: str
+    kind: str
+    freq_min_hz: float
+    freq_max_hz: float
+
+
+# The one band table: every band-dependent table (parameters, filter kinds, peers, styles) derives from it.
+BANDS = (
+    Band("low_shelf", "low_shelf", 20.0, 200.0),
+    Band("peak1", "peak", 200.0, 2000.0),
+    Band("peak2", "peak", 800.0, 4000.0),
+    Band("peak3", "peak", 2000.0, 8000.0),
+    Band("peak4", "peak", 4000.0, 10800.0),
+    Band("high_shelf", "high_shelf", 4000.0, 10800.0),
+)
+EQ_BANDS = tuple(band.name for band in BANDS)
+
+
+def _band_params(band: Band) -> tuple[Param, ...]:
     return (
-        Param(f"{prefix}_gain_db", "dB", -24.0, 24.0, "lin"),
-        Param(f"{prefix}_freq_hz", "Hz", freq_lo, freq_hi, "log"),
-        Param(f"{prefix}_q", "", 0.1, 10.0, "log"),
+        Param(f"{band.name}_gain_db", "dB", -24.0, 24.0, "lin"),
+        Param(f"{band.name}_freq_hz", "Hz", band.freq_min_hz, band.freq_max_hz, "log"),
+        Param(f"{band.name}_q", "", 0.1, 10.0, "log"),
     )
 
 
@@ -120,12 +143,7 @@ class ParamSpec:
 
 
 PARAM_SPEC = ParamSpec(
-    _band("low_shelf", 20.0, 200.0)
-    + _band("peak1", 200.0, 2000.0)
-    + _band("peak2", 800.0, 4000.0)
-    + _band("peak3", 2000.0, 8000.0)
-    + _band("peak4", 4000.0, 10800.0)
-    + _band("high_shelf", 4000.0, 10800.0)
+    tuple(param for band in BANDS for param in _band_params(band))
     + (
         Param("comp_threshold_db", "dB", -80.0, 0.0, "lin"),
         Param("comp_ratio", "", 1.0, 20.0, "log"),
@@ -135,5 +153,3 @@ PARAM_SPEC = ParamSpec(
         Param("comp_makeup_db", "dB", -24.0, 24.0, "lin"),
     )
 )
-
-EQ_BANDS = ("low_shelf", "peak1", "peak2", "peak3", "peak4", "high_shelf")

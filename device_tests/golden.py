@@ -26,18 +26,18 @@ def golden_path(model_path: str) -> str:
 
 def write_golden(model_path: str, clips: int = 3, seed: int = 0) -> str:
     """Write ``<stem>.golden.npz`` beside ``model_path``; returns its path."""
-    from aebox_edge.runtime.bench import bench_clips
+    from aebox_edge.io.atomic import atomic_path
     from aebox_edge.runtime import Enhancer
+    from aebox_edge.runtime.bench import bench_clips
 
     enhancer = Enhancer(model_path)
     pairs = [bench_clips(seed + i) for i in range(clips)]
     pcm = np.array([[np.round(np.clip(a, -1.0, 1.0) * 32767) for a in pair] for pair in pairs], np.int16)
     params = np.array([predict(enhancer, pair) for pair in pcm], np.float32)
     path = golden_path(model_path)
-    tmp = path + ".tmp.npz"
-    np.savez_compressed(tmp, audio=pcm, params=params, sha256=np.array(enhancer.metadata["sha256"]),
-                        tolerance=np.array(TOLERANCE))
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:  # np.savez_compressed appends .npz to other names
+        np.savez_compressed(tmp, audio=pcm, params=params, sha256=np.array(enhancer.metadata["sha256"]),
+                            tolerance=np.array(TOLERANCE))
     return path
 
 

@@ -2,9 +2,9 @@
 model, stage benchmarks of one analysis window, the acceptance check (end-to-end p95 <= 90 ms) and a simulated live
 run at the default block size without a missed deadline.
 
-The model is the shipped one (``aebox_edge.runtime.default_model_path``; ``AEBOX_EDGE_MODEL=PATH`` selects another);
-without one every test here is skipped with the reason. Tests marked ``timing`` assert on wall-clock time and are
-skipped under CPU emulation (see conftest.py).
+The model is the shipped one (``aebox_edge.runtime.analyser.default_model_path``; ``AEBOX_EDGE_MODEL=PATH`` selects
+another); without one every test here is skipped with the reason. Tests marked ``timing`` assert on wall-clock time and
+are skipped under CPU emulation (see conftest.py).
 """
 
 import aebox_edge  # noqa: F401 - pins BLAS to one thread before numpy loads (an unpinned OpenBLAS is ~10x slower)
@@ -17,11 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from aebox_edge.runtime.bench import STAGES, TARGET_MS, bench_clips, end_to_end, measure
+from aebox_edge.defaults import BENCH_TARGET_MS as TARGET_MS
+from aebox_edge.defaults import BLOCKSIZE
+from aebox_edge.runtime.bench import STAGES, bench_clips, end_to_end, measure
 from aebox_edge.errors import InputError
-from aebox_edge.runtime.live import BLOCKSIZE, simulate
-from aebox_edge.runtime.enhancer import Enhancer, default_model_path
-from ddsp_kernels import PARAM_SPEC, compressor, parametric_eq
+from aebox_edge.runtime.live import simulate
+from aebox_edge.runtime.analyser import default_model_path
+from aebox_edge.runtime.enhancer import Enhancer
+from ddsp_kernels import PARAM_SPEC, compressor, compressor_args, eq_bands, parametric_eq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import golden  # noqa: E402
@@ -83,8 +86,8 @@ def test_bench_runtime_stage(benchmark, enhancer, clips, stage):
     run = {
         "log-mel x2": lambda: (enhancer.features(x, rate), enhancer.features(reference, rate)),
         "invoke": lambda: enhancer.predict(*features),
-        "EQ": lambda: parametric_eq(x, rate, params),
-        "compressor": lambda: compressor(x, rate, params),
+        "EQ": lambda: parametric_eq(x, rate, eq_bands(params)),
+        "compressor": lambda: compressor(x, rate, **compressor_args(params)),
         "end-to-end": lambda: end_to_end(enhancer, x, reference),
     }[stage]
     benchmark(run)

@@ -8,8 +8,7 @@ import sys
 
 import click
 
-QUANTIZE_MODES = ("int8", "float16", "dynamic", "none")  # = aebox_edge.runtime.metadata.QUANTIZATIONS
-DEFAULT_MODEL = os.path.join("models", "aebox_edge.keras")
+from aebox_edge.defaults import CALIBRATION_CLIPS, DEFAULT_KERAS_MODEL, QUANTIZE_MODES, VERIFY_CLIPS
 
 
 def _limits(ctx, param, value):
@@ -21,7 +20,7 @@ def _limits(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def format_report(report: dict) -> str:
+def format_export_report(report: dict) -> str:
     """The human-readable report: file, size, ops, delegation, invoke time, parameter errors, rendered MSD."""
     lines = [f"model:       {report['model']} ({report['quantization']}, front end {report['front_end']}, "
              f"{report['size_bytes'] / 1024:.1f} KiB)"]
@@ -55,17 +54,17 @@ def format_report(report: dict) -> str:
 
 
 @click.command()
-@click.option("--model", "model_path", default=DEFAULT_MODEL, show_default=True, metavar="RUNDIR|MODEL.keras",
+@click.option("--model", "model_path", default=DEFAULT_KERAS_MODEL, show_default=True, metavar="RUNDIR|MODEL.keras",
               help="Training run directory (model.keras + config.json) or a .keras file.")
 @click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default="int8", show_default=True,
               help="int8: full integer, calibrated; float16: half-precision weights; dynamic: int8 weights; "
                    "none: float32.")
-@click.option("--calibration-clips", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--calibration-clips", type=click.IntRange(min=1), default=CALIBRATION_CLIPS, show_default=True,
               help="Clips for int8 calibration.")
 @click.option("--calibration-data", type=click.Path(file_okay=False), default=None,
               help="Dataset directory (aebox-edge data synth/build) to take calibration and verification clips "
                    "from [default: synthesize them].")
-@click.option("--verify-clips", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--verify-clips", type=click.IntRange(min=1), default=VERIFY_CLIPS, show_default=True,
               help="Held-out clips for verification.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Output .tflite [default: models/aebox_edge_<config>_<quantize>.tflite]; the metadata "
@@ -100,6 +99,6 @@ def export(model_path, quantize, calibration_clips, calibration_data, verify_cli
                                    progress=bar.update)
     except ExportFailure as exc:
         if exc.report is not None:
-            click.echo(json.dumps(exc.report, indent=2) if as_json else format_report(exc.report))
+            click.echo(json.dumps(exc.report, indent=2) if as_json else format_export_report(exc.report))
         raise
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    click.echo(json.dumps(report, indent=2) if as_json else format_export_report(report))

@@ -1,7 +1,8 @@
 """Keras analyser -> TFLite in four modes, verified against the float model, written atomically with its metadata.
 
-Recipe (DESIGN section 8): ``model.export(dir, format="tf_saved_model")`` then ``TFLiteConverter.from_saved_model``
-(``from_concrete_functions`` silently drops the weights and ``from_keras_model`` aborts on some TF versions). Modes:
+Recipe (docs/architecture.md, section 8): ``model.export(dir, format="tf_saved_model")`` then
+``TFLiteConverter.from_saved_model`` (``from_concrete_functions`` silently drops the weights and ``from_keras_model``
+aborts on some TF versions). Modes:
 
 - ``int8``: full integer (``TFLITE_BUILTINS_INT8``), activations calibrated on a representative dataset of clips
   through the numpy front end; model inputs and output stay float32 (the converter adds QUANTIZE / DEQUANTIZE).
@@ -9,27 +10,28 @@ Recipe (DESIGN section 8): ``model.export(dir, format="tf_saved_model")`` then `
 - ``dynamic``: int8 weights, activations quantized on the fly (dynamic range quantization).
 - ``none``: float32.
 
-The .tflite is first written to a hidden temporary file beside ``out_path`` (with its metadata, which the runtime's
-``Enhancer`` needs to load it for verification); it is renamed into place only when the conversion succeeded and
-every parameter's p95 error is within its limit, so a failure leaves no model file behind. Then ``<stem>.json``
-(metadata, ``aebox_edge.runtime.metadata``) and ``<stem>.report.json`` (the report this function returns) are written
-beside it.
+``export_tflite`` runs three steps: ``convert``; ``verify_converted`` on the .tflite written to a hidden temporary
+file beside ``out_path`` (``aebox_edge.io.atomic.atomic_path``, with the metadata the runtime's ``Enhancer`` needs to
+load it), which is renamed into place only when every parameter's p95 error is within its limit, so a failure leaves
+no model file behind; ``publish``: ``<stem>.json`` (metadata, ``aebox_edge.runtime.metadata``) and
+``<stem>.report.json`` (the report ``export_tflite`` returns) beside it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import warnings
 
 import numpy as np
 
-from aebox_edge.runtime.inspect import delegation, invoke_time_ms
-from aebox_edge.io.audio import new_file_mode
+from aebox_edge.defaults import CALIBRATION_CLIPS, QUANTIZE_MODES, VERIFY_CLIPS
 from aebox_edge.errors import InputError, RuntimeFailure
-from aebox_edge.runtime.metadata import QUANTIZATIONS, build_metadata, metadata_path, sha256_file, write_metadata
-from aebox_edge.runtime.enhancer import SIGNATURE_KEY, Enhancer
+from aebox_edge.io.atomic import atomic_path, sha256_file, write_json
+from aebox_edge.runtime.analyser import SIGNATURE_KEY
+from aebox_edge.runtime.enhancer import Enhancer
+from aebox_edge.runtime.inspect import delegation, invoke_time_ms
+from aebox_edge.runtime.metadata import build_metadata, metadata_path, write_metadata
 from aebox_edge.training.saved import load_saved_analyser, model_front_end
 
 from . import calibration, verify
@@ -50,7 +52,7 @@ def report_path(model_path: str) -> str:
     return os.path.splitext(os.fspath(model_path))[0] + ".report.json"
 
 
-def load_analyser(model_or_path):
+def load_keras_analyser(model_or_path):
     """``(keras model, source path or None, training run record)`` from a model, a ``.keras`` file or a run
     directory (see ``aebox_edge.training.saved``)."""
     import keras
@@ -119,23 +121,63 @@ def _metadata(model_path, front_end, quantize, input_names, source, run_config) 
                                      "path": source, "sha256": sha256_file(source)}})
 
 
-def _write_json(path: str, data: dict) -> None:
-    with open(path + ".tmp", "w") as fh:
-        json.dump(data, fh, indent=2)
-        fh.write("\n")
-    os.replace(path + ".tmp", path)
-
-
 def _remove(path: str) -> None:
     if os.path.exists(path):
         os.remove(path)
 
 
+def convert(model, quantize: str, calib, input_names: list[str]) -> bytes:
+    """The TFLite flatbuffer of the Keras ``model`` (via a batch-1 SavedModel); int8 calibrates on ``calib``
+    (``calibration.features``' triple, or None for the other modes)."""
+    with tempfile.TemporaryDirectory() as saved_model_dir:
+        model.export(saved_model_dir, format="tf_saved_model", verbose=False,
+                     input_signature=[_batch_one_signature(model)])
+        representative = calibration.representative_dataset(*calib[:2], input_names) if calib else None
+        return convert_saved_model(saved_model_dir, quantize, representative)
+
+
+def verify_converted(path: str, model, clips, limits: dict[str, float], timing_runs: int, source: str) -> dict:
+    """Run the converted model at ``path`` exactly as on the device (the runtime's ``Enhancer``: metadata check,
+    ai_edge_litert) on the verification ``clips`` and compare it with the float Keras ``model``: the report's
+    ``verification`` (``source`` describes the clips), ``delegation`` and ``invoke_ms`` entries, and ``passed``.
+    Raises ``ExportFailure`` when the float model produces non-finite parameters."""
+    inputs, references, audio = clips
+    enhancer = Enhancer(path, num_threads=1)
+    p_test = np.stack([enhancer.predict(x, ref) for x, ref in zip(inputs, references)])
+    p_float = np.asarray(model.predict([inputs, references], batch_size=8, verbose=0), dtype=np.float32)
+    if not np.all(np.isfinite(p_float)):
+        raise ExportFailure("the float Keras model produced non-finite parameters")
+    errors = verify.param_errors(p_float, p_test)
+    failed = verify.over_limit(errors, limits)
+    return {
+        "verification": {
+            "clips": len(inputs), "source": source, "limits": limits, "param_errors": errors, "over_limit": failed,
+            "msd": verify.rendered_msd(audio, p_float, p_test, enhancer.analysis_rate),
+            "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
+        },
+        "delegation": delegation(path),
+        "invoke_ms": invoke_time_ms(path, inputs, references, enhancer.metadata["inputs"], runs=timing_runs),
+        "passed": not failed,
+    }
+
+
+def publish(out_path: str, meta: dict, report: dict) -> None:
+    """Write the metadata and the report beside the model now at ``out_path`` (adding their paths to ``report``);
+    removes the model and raises ``ExportFailure`` when they cannot be written."""
+    try:
+        report["metadata"] = write_metadata(out_path, meta)
+        report["report"] = report_path(out_path)
+        write_json(report["report"], report)
+    except OSError as exc:
+        _remove(out_path)
+        raise ExportFailure(f"could not write the metadata or report of {out_path}: {exc}") from exc
+
+
 def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str = "int8", config: str | None = None,
-                  calibration_clips: int = 200, calibration_data: str | None = None, verify_clips: int = 32,
-                  seed: int = 0, max_param_error: dict | None = None, timing_runs: int = 20,
-                  progress=None) -> dict:
-    """Convert, verify and write the analyser; returns the report (also written as ``<stem>.report.json``).
+                  calibration_clips: int = CALIBRATION_CLIPS, calibration_data: str | None = None,
+                  verify_clips: int = VERIFY_CLIPS, seed: int = 0, max_param_error: dict | None = None,
+                  timing_runs: int = 20, progress=None) -> dict:
+    """Convert, verify and publish the analyser; returns the report (also written as ``<stem>.report.json``).
 
     ``model_or_path``: a Keras model, a ``.keras`` file or a training run directory. ``out_path`` defaults to
     ``models/aebox_edge_<front end>_<quantize>.tflite`` (the name the runtime looks for). ``config`` names the front
@@ -147,81 +189,44 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
     prepared. Raises InputError for bad input, ExportFailure (with ``.report`` when verification ran) when the
     conversion or verification fails.
     """
-    if quantize not in QUANTIZATIONS:
-        raise InputError(f"unknown quantization {quantize!r}; choose from {', '.join(QUANTIZATIONS)}")
+    if quantize not in QUANTIZE_MODES:
+        raise InputError(f"unknown quantization {quantize!r}; choose from {', '.join(QUANTIZE_MODES)}")
     if verify_clips < 1 or (quantize == "int8" and calibration_clips < 1):
         raise InputError("need at least one verification clip, and one calibration clip for int8")
     limits = {**verify.DEFAULT_MAX_PARAM_ERROR, **(max_param_error or {})}
-    model, source, run_config = load_analyser(model_or_path)
+    model, source, run_config = load_keras_analyser(model_or_path)
     front_end = model_front_end(model, config, run_config)
     out_path = os.fspath(out_path or DEFAULT_OUT_PATTERN.format(config=front_end.name, quantize=quantize))
     if not out_path.endswith(".tflite"):
         raise InputError(f"output path {out_path} must end in .tflite")
 
     n_calibration = calibration_clips if quantize == "int8" else 0
-    calib, (inputs, references, audio) = calibration.clip_sets(front_end, n_calibration, verify_clips, seed,
-                                                               calibration_data, progress)
+    calib, clips = calibration.clip_sets(front_end, n_calibration, verify_clips, seed, calibration_data, progress)
+    source_text = calibration_data or f"synthesized, seed {seed}"
+    verify_source = source_text if calibration_data else (
+        f"{source_text}, clips {n_calibration}..{n_calibration + verify_clips - 1}")
     keras_names = [t.name for t in model.inputs]
-
-    out_dir = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=out_dir, prefix=f".{os.path.basename(out_path)}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with tempfile.TemporaryDirectory() as saved_model_dir:
-            model.export(saved_model_dir, format="tf_saved_model", verbose=False,
-                         input_signature=[_batch_one_signature(model)])
-            representative = calibration.representative_dataset(*calib[:2], keras_names) if calib else None
-            flatbuffer = convert_saved_model(saved_model_dir, quantize, representative)
+    flatbuffer = convert(model, quantize, calib, keras_names)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with atomic_path(out_path) as tmp_path:  # renamed into place only when verified
         with open(tmp_path, "wb") as fh:
             fh.write(flatbuffer)
-        meta = _metadata(tmp_path, front_end, quantize, keras_names, source, run_config)
-        write_metadata(tmp_path, meta)
-
-        # The converted model runs exactly as on the device: the runtime's Enhancer (metadata check, ai_edge_litert).
-        enhancer = Enhancer(tmp_path, num_threads=1)
-        p_test = np.stack([enhancer.predict(x, ref) for x, ref in zip(inputs, references)])
-        p_float = np.asarray(model.predict([inputs, references], batch_size=8, verbose=0), dtype=np.float32)
-        if not np.all(np.isfinite(p_float)):
-            raise ExportFailure("the float Keras model produced non-finite parameters")
-        errors = verify.param_errors(p_float, p_test)
-        failed = verify.over_limit(errors, limits)
-        source_text = calibration_data or f"synthesized, seed {seed}"
+        try:
+            meta = _metadata(tmp_path, front_end, quantize, keras_names, source, run_config)
+            write_metadata(tmp_path, meta)  # the runtime's Enhancer needs it to load the model
+            checks = verify_converted(tmp_path, model, clips, limits, timing_runs, verify_source)
+        finally:
+            _remove(metadata_path(tmp_path))
         report = {
-            "model": out_path,
-            "quantization": quantize,
-            "front_end": front_end.name,
-            "source": source,
-            "size_bytes": len(flatbuffer),
-            "sha256": meta["sha256"],
-            "inputs": meta["inputs"],
+            "model": out_path, "quantization": quantize, "front_end": front_end.name, "source": source,
+            "size_bytes": len(flatbuffer), "sha256": meta["sha256"], "inputs": meta["inputs"],
             "output": meta["output"],
             "calibration": None if calib is None else {"clips": len(calib[0]), "source": source_text},
-            "verification": {
-                "clips": len(inputs),
-                "source": source_text if calibration_data else f"{source_text}, clips "
-                                                                f"{n_calibration}..{n_calibration + len(inputs) - 1}",
-                "limits": limits, "param_errors": errors, "over_limit": failed,
-                "msd": verify.rendered_msd(audio, p_float, p_test, front_end.sample_rate),
-                "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
-            },
-            "delegation": delegation(tmp_path),
-            "invoke_ms": invoke_time_ms(tmp_path, inputs, references, meta["inputs"], runs=timing_runs),
-            "passed": not failed,
+            **checks,
         }
+        failed = report["verification"]["over_limit"]
         if failed:
             raise ExportFailure(f"{quantize} model exceeds the parameter error limits {limits} (p95) for "
                                 f"{', '.join(failed)}; nothing written", report)
-        os.chmod(tmp_path, new_file_mode())  # mkstemp made it 0600
-        os.replace(tmp_path, out_path)
-    finally:
-        _remove(tmp_path)
-        _remove(metadata_path(tmp_path))
-    try:
-        report["metadata"] = write_metadata(out_path, meta)
-        report["report"] = report_path(out_path)
-        _write_json(report["report"], report)
-    except OSError as exc:
-        _remove(out_path)
-        raise ExportFailure(f"could not write the metadata or report of {out_path}: {exc}") from exc
+    publish(out_path, meta, report)
     return report

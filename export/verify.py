@@ -3,8 +3,8 @@ runtime's ``Enhancer`` in ``convert``) against the float Keras model's, its ops,
 
 - Parameter error in physical units, per parameter over held-out clips (mean, p95, max): dB for gains, threshold,
   knee and makeup; cents (1200 log2 of the ratio) for frequencies; percent of the float value for Q, ratio and times.
-- Rendered-audio distance: MSD (``aebox_edge.evaluation.metrics.mel_spectral_distance``) between the dirty input processed by
-  ``ddsp_kernels.apply_chain`` with the float parameters and with the converted model's parameters.
+- Rendered-audio distance: MSD (``aebox_edge.evaluation.metrics.mel_spectral_distance``) between the dirty input
+  processed by ``ddsp_kernels.apply_chain`` with the float parameters and with the converted model's parameters.
 - Ops, delegation and invoke time: ``aebox_edge.runtime.inspect`` (runtime side, so that ``aebox-edge bench`` on a
   device reports delegation the same way).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aebox_edge.errors import InputError
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
 # Default limits on the p95 error of every parameter over the verification clips, per error unit.
@@ -29,7 +30,8 @@ def error_unit(param) -> str:
 
 
 def parse_max_param_error(text: str | None) -> dict[str, float]:
-    """``"dB=1.5,cents=30,%=5"`` -> limits per error unit; units not named keep their default."""
+    """``"dB=1.5,cents=30,%=5"`` -> limits per error unit; units not named keep their default. Raises ``InputError``
+    for an unknown unit, a value that is not a number or one <= 0."""
     limits = dict(DEFAULT_MAX_PARAM_ERROR)
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         unit, sep, value = item.partition("=")
@@ -37,13 +39,13 @@ def parse_max_param_error(text: str | None) -> dict[str, float]:
         if unit.lower() == "db":
             unit = "dB"
         if not sep or unit not in limits:
-            raise ValueError(f"bad limit {item!r}: expected UNIT=VALUE with UNIT one of {', '.join(limits)}")
+            raise InputError(f"bad limit {item!r}: expected UNIT=VALUE with UNIT one of {', '.join(limits)}")
         try:
             limits[unit] = float(value)
         except ValueError:
-            raise ValueError(f"bad limit {item!r}: {value!r} is not a number") from None
+            raise InputError(f"bad limit {item!r}: {value!r} is not a number") from None
         if not limits[unit] > 0:
-            raise ValueError(f"bad limit {item!r}: must be > 0")
+            raise InputError(f"bad limit {item!r}: must be > 0")
     return limits
 
 

@@ -14,6 +14,7 @@ from aebox_edge.frontend import (
     mel_filterbank,
     mel_to_hz,
     resize_time,
+    stft,
 )
 
 librosa = pytest.importorskip("librosa")
@@ -157,3 +158,13 @@ def test_bench_log_mel_edge(benchmark):
     y = _signals()["music"].astype(np.float32)
     out = benchmark(log_mel, y, FRONT_ENDS["edge"])
     assert out.shape == (235, 64)
+
+
+def test_bad_front_end_input_is_an_input_error():
+    from aebox_edge.errors import InputError
+
+    assert issubclass(InputError, ValueError)
+    with pytest.raises(InputError, match="empty"):
+        stft(np.zeros(0, np.float32), 512, 128)
+    with pytest.raises(InputError, match="shaped"):
+        log_mel(np.zeros((1, 2, 3), np.float32), FRONT_ENDS["edge"])

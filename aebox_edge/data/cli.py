@@ -8,7 +8,8 @@ import sys
 
 import click
 
-STYLE_NAMES = ("neutral", "broadcast", "telephone", "bright", "warm", "random")  # = styles.STYLES
+from ..defaults import STYLE_NAMES
+
 
 
 def _styles(ctx, param, values):

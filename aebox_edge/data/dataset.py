@@ -1,4 +1,5 @@
-"""The training set of DESIGN section 5: making examples, storing them as shards + manifest, reading them back.
+"""The training set (docs/architecture.md, section 5): making examples, storing them as shards + manifest, reading them
+back.
 
 A clip (5 s at 24 kHz) is split into halves A and B; its examples are input = dirty(A), reference = clean(B),
 target = clean(A), and the swapped triple (dirty(B), clean(A), clean(B)). As in the paper, clean = venue IR
@@ -21,11 +22,9 @@ fixed zip timestamps and ``manifest.json`` holds no times, so the same seed and 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import os
-import zipfile
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
+from ..io.atomic import write_json, write_npz
 from ..io.audio import read
 from ..errors import AudioError, InputError, RuntimeFailure
 from .crowd import crowd_noise, scale_to_snr
@@ -50,7 +50,6 @@ PEAK_LIMIT = 0.99
 MIN_WINDOW_RMS_DB = -50.0
 MAX_DRAWS = 20
 AUDIO_ARRAYS = ("input", "reference", "target")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -295,24 +294,6 @@ def _ordered_map(fn, tasks, workers: int, initargs: tuple):
 
 # ---- storage -------------------------------------------------------------------------------------------------
 
-def write_npz(path: str, arrays: dict[str, np.ndarray]) -> str:
-    """An uncompressed ``.npz`` with fixed zip timestamps (``np.savez`` stamps the current time), written
-    atomically; returns its sha256."""
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ShardWriter:
     """Collects examples in order and writes them ``shard_size`` at a time."""
 
@@ -388,11 +369,7 @@ def _manifest(config: DataConfig, writer: ShardWriter, extra: dict) -> dict:
 
 
 def _write_manifest(out_dir: str, manifest: dict) -> None:
-    tmp = os.path.join(out_dir, f".{MANIFEST}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, os.path.join(out_dir, MANIFEST))
+    write_json(os.path.join(out_dir, MANIFEST), manifest, sort_keys=True)
 
 
 def _load_bank(config: DataConfig, warn):

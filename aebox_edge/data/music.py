@@ -9,6 +9,8 @@ inverse FFT with harmonics only below 0.45 x the sample rate, so any rate is ali
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import signal
 
@@ -253,8 +255,166 @@ def _add(out: np.ndarray, x: np.ndarray, start: int, gain: float = 1.0) -> None:
     out[lo: lo + len(seg)] += gain * seg
 
 
+@dataclasses.dataclass
+class Arrangement:
+    """What every part of a piece shares: the tempo grid (16th-note ``step`` in s, ``swing``), the harmony (scale,
+    root, chord progression and harmonic rhythm) and which parts play in which bar (``plays``)."""
+
+    rng: np.random.Generator
+    sample_rate: float
+    step: float
+    swing: float
+    n_steps: int
+    buffer_length: int
+    scale: tuple[int, ...]
+    root: int
+    progression: tuple[int, ...]
+    chord_steps: int
+    chord_size: int
+    plays: dict[str, np.ndarray]
+
+    def onset(self, k: int) -> int:
+        """Sample index of step ``k``, swung and humanized (3 ms jitter)."""
+        jitter = self.rng.normal(0.0, 0.003)
+        return int(((k + (self.swing if k % 2 else 0.0)) * self.step + jitter) * self.sample_rate)
+
+    def degree_at(self, k: int) -> int:
+        """Scale degree of the chord at step ``k``."""
+        return self.progression[(k // self.chord_steps) % len(self.progression)]
+
+    def track(self) -> np.ndarray:
+        return np.zeros(self.buffer_length)
+
+
+def _choose_parts(rng: np.random.Generator, n_bars: int) -> tuple[dict[str, bool], dict[str, np.ndarray]]:
+    """Which parts the piece has (at least two, at least one pitched) and in which bars they play (every bar keeps
+    at least one)."""
+    parts = {
+        "drums": rng.random() < 0.85, "bass": rng.random() < 0.85,
+        "chords": rng.random() < 0.9, "lead": rng.random() < 0.6,
+    }
+    if not (parts["bass"] or parts["chords"] or parts["lead"]):
+        parts["chords"] = True
+    if sum(parts.values()) < 2:
+        off = [name for name, on in parts.items() if not on]
+        parts[off[int(rng.integers(len(off)))]] = True
+    plays = {name: (rng.random(n_bars) > 0.12) if on else np.zeros(n_bars, bool) for name, on in parts.items()}
+    playing = [name for name, on in parts.items() if on]
+    for bar in range(n_bars):
+        if not any(plays[name][bar] for name in playing):
+            plays[playing[int(rng.integers(len(playing)))]][bar] = True
+    return parts, plays
+
+
+def _drums(a: Arrangement) -> tuple[np.ndarray, str]:
+    """The drum track (kick, snare, hats on one of ``DRUM_PATTERNS``, a few random extra hits) and its pattern."""
+    rng = a.rng
+    kit = drum_kit(rng, a.sample_rate)
+    pattern_name = str(rng.choice(list(DRUM_PATTERNS)))
+    kicks, snares, hats = DRUM_PATTERNS[pattern_name]
+    use = {"kick": rng.random() < 0.9, "snare": rng.random() < 0.85, "hat": rng.random() < 0.85}
+    open_hat_steps = (14,) if rng.random() < 0.4 else ()
+    levels = {"kick": 1.0, "snare": rng.uniform(0.4, 1.0), "hat": rng.uniform(0.1, 0.6),
+              "open_hat": rng.uniform(0.1, 0.5)}
+    out = a.track()
+    for k in range(a.n_steps):
+        if not a.plays["drums"][k // 16]:
+            continue
+        s = k % 16
+        hits = []
+        if use["kick"] and (s in kicks or (rng.random() < 0.04)):
+            hits.append("kick")
+        if use["snare"] and (s in snares or rng.random() < 0.03):
+            hits.append("snare")
+        if use["hat"]:
+            if s in open_hat_steps:
+                hits.append("open_hat")
+            elif s in hats:
+                hits.append("hat")
+        for h in hits:
+            _add(out, kit[h], a.onset(k), levels[h] * rng.uniform(0.75, 1.0))
+    return out, pattern_name
+
+
+def _bass(a: Arrangement, low: int) -> tuple[np.ndarray, str]:
+    """The bass line (chord roots, sometimes another chord tone, from MIDI note ``low``) and its wave shape."""
+    rng = a.rng
+    timbre = random_timbre(rng, "bass")
+    rhythm = BASS_PATTERNS[int(rng.integers(len(BASS_PATTERNS)))]
+    legato = rng.uniform(0.5, 1.0)
+    out = a.track()
+    onsets = [k for k in range(a.n_steps) if k % 16 in rhythm and a.plays["bass"][k // 16]]
+    for i, k in enumerate(onsets):
+        gap = (onsets[i + 1] - k) if i + 1 < len(onsets) else 4
+        chord = _chord(a.scale, a.degree_at(k), 3)
+        pitch = low + (chord[0] if rng.random() < 0.75 else chord[int(rng.integers(1, 3))])
+        note = render_note(timbre, pitch, gap * a.step * legato, a.sample_rate, rng)
+        _add(out, note, a.onset(k), rng.uniform(0.8, 1.0))
+    return out, timbre["shape"]
+
+
+def _chords(a: Arrangement) -> tuple[np.ndarray, str]:
+    """The chord part (pad, stabs, arpeggio or strum) and its ``style/shape``."""
+    rng, sr, step, size = a.rng, a.sample_rate, a.step, a.chord_size
+    timbre = random_timbre(rng, "chords")
+    style = str(rng.choice(["pad", "stabs", "arpeggio", "strum"], p=[0.35, 0.25, 0.2, 0.2]))
+    base = 48 + a.root + int(rng.integers(0, 12))
+    out = a.track()
+    if style == "arpeggio":
+        rate = int(rng.choice([2, 4]))
+        order = rng.permutation(size)
+        for j, k in enumerate(range(0, a.n_steps, rate)):
+            if a.plays["chords"][k // 16]:
+                pitch = base + _chord(a.scale, a.degree_at(k), size)[order[j % size]]
+                _add(out, render_note(timbre, pitch, rate * step * 0.9, sr, rng), a.onset(k), rng.uniform(0.7, 1.0))
+        return out, f"{style}/{timbre['shape']}"
+    if style == "stabs":
+        hits = set(rng.choice(16, size=int(rng.integers(2, 6)), replace=False).tolist())
+        starts = [k for k in range(a.n_steps) if k % 16 in hits]
+        hold_steps = int(rng.choice([1, 2]))
+    else:
+        starts = [k for k in range(a.n_steps) if k % a.chord_steps == 0]
+        hold_steps = a.chord_steps
+    for k in starts:
+        if not a.plays["chords"][k // 16]:
+            continue
+        for i, off in enumerate(_chord(a.scale, a.degree_at(k), size)):
+            pitch = base + off - (12 if base + off > 76 else 0)
+            delay = int(i * rng.uniform(0.005, 0.03) * sr) if style == "strum" else 0
+            _add(out, render_note(timbre, pitch, hold_steps * step * 0.95, sr, rng), a.onset(k) + delay,
+                 rng.uniform(0.7, 1.0) / size ** 0.5)
+    return out, f"{style}/{timbre['shape']}"
+
+
+def _lead(a: Arrangement) -> tuple[np.ndarray, str]:
+    """The lead line (a random walk on the scale landing on chord tones on strong beats) and its wave shape."""
+    rng = a.rng
+    timbre = random_timbre(rng, "lead")
+    density = rng.uniform(0.3, 0.9)
+    grid = int(rng.choice([1, 2, 4], p=[0.25, 0.5, 0.25]))
+    center = 64 + a.root + int(rng.integers(0, 12))
+    degree = int(rng.integers(0, 7))
+    prev = None
+    out = a.track()
+    onsets = [k for k in range(0, a.n_steps, grid) if a.plays["lead"][k // 16] and rng.random() < density]
+    for i, k in enumerate(onsets):
+        degree += int(rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]))
+        if k % a.chord_steps == 0:  # strong beats land on a chord tone
+            chord = [d % 7 for d in (a.degree_at(k), a.degree_at(k) + 2, a.degree_at(k) + 4)]
+            degree += min(((c - degree) % 7 for c in chord), key=lambda d: min(d, 7 - d))
+        degree = int(np.clip(degree, -5, 12))
+        pitch = center + a.scale[degree % 7] + 12 * (degree // 7)
+        gap = (onsets[i + 1] - k) if i + 1 < len(onsets) else grid
+        glide = prev if prev is not None and rng.random() < 0.15 else None
+        _add(out, render_note(timbre, pitch, gap * a.step * rng.uniform(0.5, 1.0), a.sample_rate, rng, glide),
+             a.onset(k), rng.uniform(0.7, 1.0))
+        prev = pitch
+    return out, timbre["shape"]
+
+
 def synthesize(rng: np.random.Generator, duration_s: float = 5.0, sample_rate: int = 24000):
-    """A random piece of music ``duration_s`` long at ``sample_rate``.
+    """A random piece of music ``duration_s`` long at ``sample_rate``: an arrangement, each part rendered on it
+    (``_drums``, ``_bass``, ``_chords``, ``_lead``), mixed at random levels and mastered.
 
     Returns ``(audio, info)``: mono float32 with peak <= 0.99, and a JSON-ready dict of the choices made.
     """
@@ -265,141 +425,27 @@ def synthesize(rng: np.random.Generator, duration_s: float = 5.0, sample_rate: i
     pre_steps = int(rng.integers(0, 32))  # start anywhere in the first two bars
     n_steps = pre_steps + int(np.ceil(duration_s / step)) + 1
     pre = pre_steps * step
-    buf_len = int((pre + duration_s + 3.0) * sr)
-
     mode = str(rng.choice(list(SCALES)))
-    scale = SCALES[mode]
     root = int(rng.integers(0, 12))
     progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
     chord_steps = int(rng.choice([8, 16, 32], p=[0.25, 0.55, 0.2]))
     chord_size = int(rng.choice([3, 4], p=[0.6, 0.4]))
-
-    def onset(k):
-        jitter = rng.normal(0.0, 0.003)
-        return int(((k + (swing if k % 2 else 0.0)) * step + jitter) * sr)
-
-    def degree_at(k):
-        return progression[(k // chord_steps) % len(progression)]
-
-    parts = {
-        "drums": rng.random() < 0.85, "bass": rng.random() < 0.85,
-        "chords": rng.random() < 0.9, "lead": rng.random() < 0.6,
-    }
-    if not (parts["bass"] or parts["chords"] or parts["lead"]):
-        parts["chords"] = True
-    if sum(parts.values()) < 2:
-        off = [name for name, on in parts.items() if not on]
-        parts[off[int(rng.integers(len(off)))]] = True
-    n_bars = n_steps // 16 + 1
-    plays = {name: (rng.random(n_bars) > 0.12) if on else np.zeros(n_bars, bool) for name, on in parts.items()}
-    playing = [name for name, on in parts.items() if on]
-    for bar in range(n_bars):  # every bar keeps at least one part
-        if not any(plays[name][bar] for name in playing):
-            plays[playing[int(rng.integers(len(playing)))]][bar] = True
-
-    tracks = {}
+    parts, plays = _choose_parts(rng, n_steps // 16 + 1)
+    a = Arrangement(rng, sr, step, swing, n_steps, int((pre + duration_s + 3.0) * sr), SCALES[mode], root,
+                    progression, chord_steps, chord_size, plays)
     info = {"bpm": round(bpm, 2), "swing": round(swing, 3), "key": root, "mode": mode,
             "progression": list(progression), "parts": [k for k, v in parts.items() if v]}
 
+    tracks = {}
     if parts["drums"]:
-        kit = drum_kit(rng, sr)
-        pattern_name = str(rng.choice(list(DRUM_PATTERNS)))
-        kicks, snares, hats = DRUM_PATTERNS[pattern_name]
-        use = {"kick": rng.random() < 0.9, "snare": rng.random() < 0.85, "hat": rng.random() < 0.85}
-        open_hat_steps = (14,) if rng.random() < 0.4 else ()
-        levels = {"kick": 1.0, "snare": rng.uniform(0.4, 1.0), "hat": rng.uniform(0.1, 0.6),
-                  "open_hat": rng.uniform(0.1, 0.5)}
-        out = np.zeros(buf_len)
-        for k in range(n_steps):
-            if not plays["drums"][k // 16]:
-                continue
-            s = k % 16
-            hits = []
-            if use["kick"] and (s in kicks or (rng.random() < 0.04)):
-                hits.append("kick")
-            if use["snare"] and (s in snares or rng.random() < 0.03):
-                hits.append("snare")
-            if use["hat"]:
-                if s in open_hat_steps:
-                    hits.append("open_hat")
-                elif s in hats:
-                    hits.append("hat")
-            for h in hits:
-                _add(out, kit[h], onset(k), levels[h] * rng.uniform(0.75, 1.0))
-        tracks["drums"] = out
-        info["drums"] = pattern_name
-
-    low = 24 + root + 12 * int(rng.integers(0, 2))  # bass octave (C1..B2)
+        tracks["drums"], info["drums"] = _drums(a)
+    low = 24 + root + 12 * int(rng.integers(0, 2))  # bass octave (C1..B2), drawn whether or not the bass plays
     if parts["bass"]:
-        timbre = random_timbre(rng, "bass")
-        rhythm = BASS_PATTERNS[int(rng.integers(len(BASS_PATTERNS)))]
-        legato = rng.uniform(0.5, 1.0)
-        out = np.zeros(buf_len)
-        onsets = [k for k in range(n_steps) if k % 16 in rhythm and plays["bass"][k // 16]]
-        for i, k in enumerate(onsets):
-            gap = (onsets[i + 1] - k) if i + 1 < len(onsets) else 4
-            chord = _chord(scale, degree_at(k), 3)
-            pitch = low + (chord[0] if rng.random() < 0.75 else chord[int(rng.integers(1, 3))])
-            note = render_note(timbre, pitch, gap * step * legato, sr, rng)
-            _add(out, note, onset(k), rng.uniform(0.8, 1.0))
-        tracks["bass"] = out
-        info["bass"] = timbre["shape"]
-
+        tracks["bass"], info["bass"] = _bass(a, low)
     if parts["chords"]:
-        timbre = random_timbre(rng, "chords")
-        style = str(rng.choice(["pad", "stabs", "arpeggio", "strum"], p=[0.35, 0.25, 0.2, 0.2]))
-        base = 48 + root + int(rng.integers(0, 12))
-        out = np.zeros(buf_len)
-        if style == "arpeggio":
-            rate = int(rng.choice([2, 4]))
-            order = rng.permutation(chord_size)
-            for j, k in enumerate(range(0, n_steps, rate)):
-                if plays["chords"][k // 16]:
-                    pitch = base + _chord(scale, degree_at(k), chord_size)[order[j % chord_size]]
-                    _add(out, render_note(timbre, pitch, rate * step * 0.9, sr, rng), onset(k),
-                         rng.uniform(0.7, 1.0))
-        else:
-            if style == "stabs":
-                hits = set(rng.choice(16, size=int(rng.integers(2, 6)), replace=False).tolist())
-                starts = [k for k in range(n_steps) if k % 16 in hits]
-                hold_steps = int(rng.choice([1, 2]))
-            else:
-                starts = [k for k in range(n_steps) if k % chord_steps == 0]
-                hold_steps = chord_steps
-            for k in starts:
-                if not plays["chords"][k // 16]:
-                    continue
-                for i, off in enumerate(_chord(scale, degree_at(k), chord_size)):
-                    pitch = base + off - (12 if base + off > 76 else 0)
-                    delay = int(i * rng.uniform(0.005, 0.03) * sr) if style == "strum" else 0
-                    _add(out, render_note(timbre, pitch, hold_steps * step * 0.95, sr, rng), onset(k) + delay,
-                         rng.uniform(0.7, 1.0) / chord_size ** 0.5)
-        tracks["chords"] = out
-        info["chords"] = f"{style}/{timbre['shape']}"
-
+        tracks["chords"], info["chords"] = _chords(a)
     if parts["lead"]:
-        timbre = random_timbre(rng, "lead")
-        density = rng.uniform(0.3, 0.9)
-        grid = int(rng.choice([1, 2, 4], p=[0.25, 0.5, 0.25]))
-        center = 64 + root + int(rng.integers(0, 12))
-        degree = int(rng.integers(0, 7))
-        prev = None
-        out = np.zeros(buf_len)
-        onsets = [k for k in range(0, n_steps, grid) if plays["lead"][k // 16] and rng.random() < density]
-        for i, k in enumerate(onsets):
-            degree += int(rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]))
-            if k % chord_steps == 0:  # strong beats land on a chord tone
-                chord = [d % 7 for d in (degree_at(k), degree_at(k) + 2, degree_at(k) + 4)]
-                degree += min(((c - degree) % 7 for c in chord), key=lambda d: min(d, 7 - d))
-            degree = int(np.clip(degree, -5, 12))
-            pitch = center + scale[degree % 7] + 12 * (degree // 7)
-            gap = (onsets[i + 1] - k) if i + 1 < len(onsets) else grid
-            glide = prev if prev is not None and rng.random() < 0.15 else None
-            _add(out, render_note(timbre, pitch, gap * step * rng.uniform(0.5, 1.0), sr, rng, glide),
-                 onset(k), rng.uniform(0.7, 1.0))
-            prev = pitch
-        tracks["lead"] = out
-        info["lead"] = timbre["shape"]
+        tracks["lead"], info["lead"] = _lead(a)
 
     start = int(pre * sr)
     length = int(round(duration_s * sr))

@@ -8,6 +8,7 @@ import os
 import numpy as np
 from scipy import signal
 
+from ..io.atomic import atomic_path
 from ..io.audio import write
 from .dataset import AUDIO_ARRAYS, DatasetReader
 
@@ -53,8 +54,7 @@ def write_preview(reader: DatasetReader, index: int, out_dir: str, warn=None) ->
     fig.suptitle(f"example {index}: clip {int(example['clip'])}{swapped}, style {example['style']}, "
                  f"crowd SNR {'off' if np.isnan(snr) else f'{snr:.1f} dB'}")
     path = os.path.join(out_dir, "spectrograms.png")
-    tmp = os.path.join(out_dir, ".spectrograms.png.tmp")
-    fig.savefig(tmp, dpi=100, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return paths + [path]

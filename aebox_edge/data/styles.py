@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ddsp_kernels import PARAM_SPEC, static_gain_db
+from ddsp_kernels import BANDS, PARAM_SPEC, static_gain_db
 
-PRESETS = ("neutral", "broadcast", "telephone", "bright", "warm")
-STYLES = PRESETS + ("random",)
-PEAK_BANDS = ("peak1", "peak2", "peak3", "peak4")
+from ..defaults import STYLE_NAMES as STYLES
+from ..errors import InputError
+from ..defaults import STYLE_PRESETS as PRESETS
+
+PEAK_BANDS = tuple(band.name for band in BANDS if band.kind == "peak")
+SHELF_BANDS = tuple(band.name for band in BANDS if band.kind != "peak")
 
 
 def _log_uniform(rng, lo, hi):
@@ -51,7 +54,7 @@ def _random_corruption(p, rng):
             param = PARAM_SPEC[f"{band}_freq_hz"]
             p.update({f"{band}_gain_db": gain, f"{band}_freq_hz": _log_uniform(rng, param.minimum, param.maximum),
                       f"{band}_q": _log_uniform(rng, 0.2, 8.0)})
-    for shelf in ("low_shelf", "high_shelf"):
+    for shelf in SHELF_BANDS:
         if rng.random() < 0.8:
             param = PARAM_SPEC[f"{shelf}_freq_hz"]
             p.update({f"{shelf}_gain_db": float(rng.uniform(-18.0, 18.0)),
@@ -65,7 +68,8 @@ def _random_corruption(p, rng):
 
 def draw_style(name: str, rng: np.random.Generator, level_db: float = -20.0) -> dict[str, float]:
     """Physical parameters (name -> float, inside ``PARAM_SPEC``) of one draw of style ``name``; ``level_db``
-    is the RMS level of the audio it will process, used to set the makeup gain."""
+    is the RMS level of the audio it will process, used to set the makeup gain. An unknown name raises
+    ``InputError``."""
     p = PARAM_SPEC.neutral()
     if name == "neutral":
         _compressor(p, rng, (-30.0, -20.0), (50.0, 70.0), (100.0, 300.0), (1.5, 2.0))
@@ -85,7 +89,7 @@ def draw_style(name: str, rng: np.random.Generator, level_db: float = -20.0) -> 
     elif name == "random":
         _random_corruption(p, rng)
     else:
-        raise ValueError(f"unknown style {name!r}; expected one of {', '.join(STYLES)}")
+        raise InputError(f"unknown style {name!r}; expected one of {', '.join(STYLES)}")
     reduction = -float(static_gain_db(np.array([level_db + 3.0]), p["comp_threshold_db"], p["comp_ratio"],
                                       p["comp_knee_db"])[0])
     p["comp_makeup_db"] = reduction * float(rng.uniform(0.5, 1.0)) + float(rng.uniform(-6.0, 6.0))

@@ -1,2 +1,2 @@
-"""Host-side evaluation: the paper's metrics (``metrics``), the non-neural Baseline (``baseline``), figures
-(``plots``) and the ``aebox-edge demo`` (``demo``)."""
+"""Host-side evaluation: the paper's metrics (``metrics``) and their tables (``tables``), the non-neural Baseline
+(``baseline``), figures (``plots``) and the ``aebox-edge demo`` (``demo``)."""

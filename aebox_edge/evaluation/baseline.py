@@ -1,5 +1,6 @@
-"""The non-neural Baseline of the evaluation (DESIGN section 7): match the long-term average spectrum of the input to
-that of the reference with a linear-phase FIR EQ, then match the integrated loudness (ITU-R BS.1770, pyloudnorm).
+"""The non-neural Baseline of the evaluation (docs/architecture.md, section 7): match the long-term average spectrum of
+the input to that of the reference with a linear-phase FIR EQ, then match the integrated loudness (ITU-R BS.1770,
+pyloudnorm).
 
 The EQ curve is ``sqrt(P_ref / P_in)`` of the two Welch power spectra (Hann, ``n_fft`` points, 50 % overlap),
 each smoothed over ``octave_fraction`` of an octave, limited to +-``max_gain_db`` (the chain's EQ range); the FIR is

@@ -1,19 +1,19 @@
-"""The paper's four evaluation metrics, as DeepAFx-ST defines them (Steinmetz et al. 2022), and the results table.
+"""The paper's four evaluation metrics, as DeepAFx-ST defines them (Steinmetz et al. 2022).
 
 Each metric compares ``x`` (output) with ``y`` (target), both ``(samples,)`` or ``(samples, channels)`` at the same
 length and sample rate; channels are mixed to mono by their mean before any metric. Lower is better for all four.
-Per-clip values are averaged over a test set and always reported next to a **Corrupt** row (input vs target).
+Per-clip values are averaged over a test set and always reported next to a **Corrupt** row (input vs target;
+``tables``). Signals of other shapes, or of different or zero lengths, raise ``InputError``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from aebox_edge.frontend import cached_mel_filterbank, hann_window, stft
+from ..errors import InputError
+from ..frontend import cached_mel_filterbank, hann_window, stft
 
 METRICS = ("msd", "sce", "rms", "lufs")
-_LABELS = {"msd": "MSD", "sce": "SCE (Hz)", "rms": "RMS", "lufs": "LUFS (LU)"}
-_FORMATS = {"msd": "{:.2f}", "sce": "{:.1f}", "rms": "{:.2f}", "lufs": "{:.2f}"}
 
 _MSD_FFT = 65536
 _MSD_HOP = 16384
@@ -27,9 +27,9 @@ def _mono_pair(x, y):
     x, y = (np.asarray(a, dtype=np.float64) for a in (x, y))
     x, y = (a.mean(axis=1) if a.ndim == 2 else a for a in (x, y))
     if x.ndim != 1 or y.ndim != 1:
-        raise ValueError("audio must be shaped (samples,) or (samples, channels)")
+        raise InputError("audio must be shaped (samples,) or (samples, channels)")
     if x.shape != y.shape or x.size == 0:
-        raise ValueError(f"output and target must be non-empty and equally long, got {x.size} and {y.size} samples")
+        raise InputError(f"output and target must be non-empty and equally long, got {x.size} and {y.size} samples")
     return x, y
 
 
@@ -96,11 +96,11 @@ def loudness_error(x, y, sr):
     """Loudness error ``|L_x - L_y|`` in LU, integrated loudness per ITU-R BS.1770 (pyloudnorm, DeepAFx-ST metric).
 
     Loudness is floored at -70 LUFS (BS.1770's absolute gate), so silence gives a finite error. Needs at least one
-    400 ms gating block.
+    400 ms gating block (``InputError`` otherwise).
     """
     x, y = _mono_pair(x, y)
     if x.size < 0.4 * sr:
-        raise ValueError(f"loudness needs at least 0.4 s of audio, got {x.size} samples ({x.size / sr:.3f} s at {sr} Hz)")
+        raise InputError(f"loudness needs at least 0.4 s of audio, got {x.size} samples ({x.size / sr:.3f} s at {sr} Hz)")
     try:
         import pyloudnorm
     except ImportError as exc:
@@ -112,55 +112,11 @@ def loudness_error(x, y, sr):
 
 
 def evaluate(x, y, sr):
-    """All four metrics of output ``x`` against target ``y``: ``{"msd", "sce", "rms", "lufs"}``."""
+    """All four metrics of output ``x`` against target ``y``: ``{"msd", "sce", "rms", "lufs"}``. Raises
+    ``InputError`` for bad signals (see the module's docstring) or less than 0.4 s of audio."""
     return {
         "msd": mel_spectral_distance(x, y, sr),
         "sce": spectral_centroid_error(x, y, sr),
         "rms": rms_error(x, y),
         "lufs": loudness_error(x, y, sr),
     }
-
-
-def summarize(corrupt, rows):
-    """Mean, population std and improvement over Corrupt (%) per metric, as a JSON-able dict.
-
-    ``corrupt`` is the list of per-clip metric dicts of the input against the target; ``rows`` maps a method name to
-    its list of per-clip dicts. Returns ``{"metrics": [...], "rows": {name: {"n", "mean", "std",
-    "improvement_pct"}}}`` with Corrupt first; an improvement is ``None`` where Corrupt's mean is 0.
-    """
-    if "Corrupt" in rows:
-        raise ValueError("'Corrupt' is given separately; rename that row")
-    table = {}
-    for name, clips in {"Corrupt": corrupt, **rows}.items():
-        if not clips:
-            raise ValueError(f"row {name!r} has no clips")
-        values = np.array([[clip[m] for m in METRICS] for clip in clips], dtype=np.float64)
-        table[name] = {
-            "n": len(clips),
-            "mean": dict(zip(METRICS, values.mean(axis=0).tolist())),
-            "std": dict(zip(METRICS, values.std(axis=0).tolist())),
-        }
-    base = table["Corrupt"]["mean"]
-    for entry in table.values():
-        entry["improvement_pct"] = {
-            m: (100.0 * (base[m] - entry["mean"][m]) / base[m] if base[m] else None) for m in METRICS
-        }
-    return {"metrics": list(METRICS), "rows": table}
-
-
-def format_table(corrupt, rows, improvement=True):
-    """Markdown table of mean ± std per metric, Corrupt first, then ``rows`` in order (see :func:`summarize`).
-
-    With ``improvement``, a last column gives the mean over the four metrics of the improvement over Corrupt in %.
-    """
-    summary = summarize(corrupt, rows)["rows"]
-    header = ["Method", "n"] + [_LABELS[m] for m in METRICS] + (["vs Corrupt"] if improvement else [])
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for name, entry in summary.items():
-        cells = [name, str(entry["n"])]
-        cells += [f"{_FORMATS[m].format(entry['mean'][m])} ± {_FORMATS[m].format(entry['std'][m])}" for m in METRICS]
-        if improvement:
-            pct = [p for p in entry["improvement_pct"].values() if p is not None]
-            cells.append(f"{np.mean(pct):+.1f} %" if pct else "n/a")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

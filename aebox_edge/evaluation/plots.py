@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..frontend import stft
+from ..io.atomic import atomic_path
 
 
 def plot_clip(prefix: str, dirty, predicted, target, sample_rate: int) -> list[str]:
@@ -29,7 +30,8 @@ def plot_clip(prefix: str, dirty, predicted, target, sample_rate: int) -> list[s
     axes[0].set_ylabel("frequency (kHz)")
     fig.colorbar(image, ax=axes, label="dB")
     spectrogram = f"{prefix}_spectrogram.png"
-    fig.savefig(spectrogram, dpi=100)
+    with atomic_path(spectrogram) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
     fig, axes = plt.subplots(3, 1, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
@@ -39,6 +41,7 @@ def plot_clip(prefix: str, dirty, predicted, target, sample_rate: int) -> list[s
         ax.set(title=title, ylabel="amplitude")
     axes[-1].set_xlabel("time (s)")
     waveform = f"{prefix}_waveform.png"
-    fig.savefig(waveform, dpi=100)
+    with atomic_path(waveform) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return [spectrogram, waveform]

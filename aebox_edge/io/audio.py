@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-from ..errors import AudioError, InputError, RuntimeFailure
+from ..errors import AudioError, InputError, RuntimeFailure, check_audio_shape, check_positive_int
+from .atomic import atomic_path
 
 # Extensions soundfile does not map to a format by itself.
 _EXTENSION_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "OGA": "OGG"}
@@ -98,10 +98,7 @@ def read(path, *, dtype: str = "float32") -> tuple[np.ndarray, int]:
 def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample ``x`` along axis 0 (polyphase, ``scipy.signal.resample_poly``); returns ``x`` itself when the rates
     are equal. Floating input keeps its dtype; the output has ``ceil(len(x) * target_sr / orig_sr)`` frames."""
-    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
-        if int(rate) != rate or rate <= 0:
-            raise InputError(f"{name} must be a positive integer sample rate, got {rate!r}")
-    orig_sr, target_sr = int(orig_sr), int(target_sr)
+    orig_sr, target_sr = check_positive_int("orig_sr", orig_sr), check_positive_int("target_sr", target_sr)
     if orig_sr == target_sr:
         return x
     from scipy.signal import resample_poly  # ~1 s to import on a small board: only when needed
@@ -121,8 +118,7 @@ class BlockReader:
     starts from the beginning. Use as a context manager or call ``close()``."""
 
     def __init__(self, path, block_frames: int, overlap: int = 0):
-        if block_frames < 1:
-            raise InputError(f"block_frames must be at least 1, got {block_frames}")
+        check_positive_int("block_frames", block_frames)
         if not 0 <= overlap < block_frames:
             raise InputError(f"overlap must be in [0, block_frames), got {overlap} with block_frames={block_frames}")
         self.path = os.fspath(path)
@@ -130,18 +126,7 @@ class BlockReader:
         self.overlap = overlap
         self._file = _open(self.path)
         self.info = _info_of(self.path, self._file)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.info.sample_rate
-
-    @property
-    def channels(self) -> int:
-        return self.info.channels
-
-    @property
-    def frames(self) -> int:
-        return self.info.frames
+        self.sample_rate, self.channels, self.frames = self.info.sample_rate, self.info.channels, self.info.frames
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self._file.seek(0)
@@ -202,13 +187,6 @@ def _resolve_format(path: str, like: AudioInfo | None, format: str | None, subty
     return format, subtype
 
 
-def new_file_mode() -> int:
-    """Permissions a newly created file gets (mkstemp makes 0600 files)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 class AtomicAudioWriter:
     """Writes an audio file block by block, atomically: blocks go to a hidden temporary file in the target directory
     that replaces the target on a clean exit from the ``with`` block and is deleted on an exception.
@@ -221,11 +199,8 @@ class AtomicAudioWriter:
     def __init__(self, path, sample_rate: int, channels: int, *, like=None, format: str | None = None,
                  subtype: str | None = None, overwrite: bool = False):
         self.path = os.fspath(path)
-        if int(sample_rate) != sample_rate or sample_rate <= 0:
-            raise InputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-        if int(channels) != channels or channels <= 0:
-            raise InputError(f"channels must be a positive integer, got {channels!r}")
-        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self.sample_rate = check_positive_int("sample_rate", sample_rate)
+        self.channels = check_positive_int("channels", channels)
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise AudioError(self.path, f"output directory does not exist: {directory}")
@@ -241,19 +216,17 @@ class AtomicAudioWriter:
         self.format, self.subtype = _resolve_format(self.path, like, format, subtype)
         self.overwrite = overwrite
         self.frames_written = 0
-        self._directory = directory
-        self._tmp_path: str | None = None
-        self._fd: int | None = None
+        self._target = None
         self._file: sf.SoundFile | None = None
 
     def __enter__(self) -> AtomicAudioWriter:
-        self._fd, self._tmp_path = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp",
-                                                    dir=self._directory)
+        self._target = atomic_path(self.path, overwrite=self.overwrite)
+        tmp = self._target.__enter__()
         try:
-            self._file = sf.SoundFile(self._fd, "w", samplerate=self.sample_rate, channels=self.channels,
-                                      subtype=self.subtype, format=self.format, closefd=False)
-        except BaseException:
-            self._discard()
+            self._file = sf.SoundFile(tmp, "w", samplerate=self.sample_rate, channels=self.channels,
+                                      subtype=self.subtype, format=self.format)
+        except BaseException as exc:
+            self._target.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self
 
@@ -265,7 +238,7 @@ class AtomicAudioWriter:
         if block.ndim == 1 and self.channels == 1:
             block = block[:, None]
         if block.ndim != 2 or block.shape[1] != self.channels:
-            raise ValueError(f"block must be shaped (frames, {self.channels}), got {block.shape}")
+            raise InputError(f"block must be shaped (frames, {self.channels}), got {block.shape}")
         if block.dtype.kind == "f":
             if not np.isfinite(block).all():
                 raise RuntimeFailure(f"{self.path}: refusing to write NaN or Inf samples")
@@ -275,41 +248,21 @@ class AtomicAudioWriter:
         self.frames_written += len(block)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self._discard()
-            return
+        """Close the file; ``atomic_path`` then renames it into place, or deletes it after an exception (a failure to
+        close after an exception goes unreported: the original error is the one to report)."""
+        file, self._file = self._file, None
+        close_error = None
         try:
-            self._file.close()
-            self._file = None
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            os.chmod(self._tmp_path, new_file_mode())
-            if not self.overwrite and os.path.exists(self.path):
-                raise AudioError(self.path, "already exists; refusing to overwrite it")
-            os.replace(self._tmp_path, self.path)
-            self._tmp_path = None
-        except BaseException:
-            self._discard()
-            raise
-
-    def _discard(self) -> None:
-        """Close and delete the temporary file, whatever state it is in."""
-        if self._file is not None:
-            try:
-                self._file.close()
-            except Exception:  # the file is being thrown away; the original error is the one to report
-                pass
-            self._file = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._tmp_path is not None:
-            try:
-                os.unlink(self._tmp_path)
-            except FileNotFoundError:
-                pass
-            self._tmp_path = None
+            file.close()
+        except BaseException as error:
+            close_error = error
+        exc = exc if exc is not None else close_error
+        try:
+            self._target.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        except InputError:  # the target appeared while writing and overwrite is off
+            raise AudioError(self.path, "already exists; refusing to overwrite it") from None
+        if exc is close_error is not None:
+            raise close_error
 
 
 def write(path, data: np.ndarray, sample_rate: int, *, like=None, format: str | None = None,
@@ -317,8 +270,7 @@ def write(path, data: np.ndarray, sample_rate: int, *, like=None, format: str | 
     """Write ``data`` (shaped (frames, channels) or (frames,)) to ``path`` atomically; see ``AtomicAudioWriter``
     for ``like``, ``format``, ``subtype``, ``overwrite`` and the refusals."""
     data = np.asarray(data)
-    if data.ndim not in (1, 2):
-        raise ValueError(f"audio must be shaped (frames,) or (frames, channels), got {data.shape}")
+    check_audio_shape(data.shape, layout="(frames,) or (frames, channels)")
     channels = 1 if data.ndim == 1 else data.shape[1]
     with AtomicAudioWriter(path, sample_rate, channels, like=like, format=format, subtype=subtype,
                            overwrite=overwrite) as writer:

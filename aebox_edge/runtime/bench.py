@@ -17,17 +17,16 @@ import time
 
 import numpy as np
 
-from ddsp_kernels import PARAM_SPEC, compressor, parametric_eq
-from ddsp_kernels.spec import EQ_BANDS
+from ddsp_kernels import PARAM_SPEC, compressor, compressor_args, eq_bands, parametric_eq
 
-from ..errors import InputError
+from ..defaults import BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, THREADS
+from ..errors import InputError, check_positive_int
 from .enhancer import Enhancer
 
 STAGES = ("log-mel x2", "invoke", "EQ", "compressor", "end-to-end")
-TARGET_MS = 90.0
 
 
-def summarize(times_ms) -> dict:
+def timing_stats(times_ms) -> dict:
     """avg, std, min, max, p5, median, p95 (ms) and the number of runs."""
     t = np.asarray(times_ms, dtype=np.float64)
     return {"avg": float(t.mean()), "std": float(t.std()), "min": float(t.min()), "max": float(t.max()),
@@ -66,23 +65,23 @@ def end_to_end(enhancer: Enhancer, x: np.ndarray, reference: np.ndarray) -> tupl
     t1 = time.perf_counter()
     params = PARAM_SPEC.to_physical(enhancer.predict(*features))
     t2 = time.perf_counter()
-    y = parametric_eq(x, rate, params)
+    y = parametric_eq(x, rate, eq_bands(params))
     t3 = time.perf_counter()
-    compressor(y, rate, params)
+    compressor(y, rate, **compressor_args(params))
     t4 = time.perf_counter()
     return [1e3 * d for d in (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)], params
 
 
-def measure(enhancer: Enhancer, x: np.ndarray, reference: np.ndarray, num_runs: int = 100,
-            warmup_runs: int = 5) -> dict:
+def measure(enhancer: Enhancer, x: np.ndarray, reference: np.ndarray, num_runs: int = BENCH_RUNS,
+            warmup_runs: int = BENCH_WARMUP_RUNS) -> dict:
     """First run, warm-up average and per-stage statistics of ``end_to_end``."""
-    if num_runs < 1 or warmup_runs < 0:
-        raise InputError(f"need num_runs >= 1 and warmup_runs >= 0, got {num_runs} and {warmup_runs}")
+    check_positive_int("num_runs", num_runs)
+    check_positive_int("warmup_runs", warmup_runs, minimum=0)
     first, _ = end_to_end(enhancer, x, reference)
     warmup = [end_to_end(enhancer, x, reference)[0][-1] for _ in range(warmup_runs)]
     runs = np.array([end_to_end(enhancer, x, reference)[0] for _ in range(num_runs)])
     return {"first_run_ms": first[-1], "warmup": {"runs": warmup_runs, "avg_ms": float(np.mean(warmup or [0.0]))},
-            "stages": {stage: summarize(runs[:, i]) for i, stage in enumerate(STAGES)}}
+            "stages": {stage: timing_stats(runs[:, i]) for i, stage in enumerate(STAGES)}}
 
 
 def _timed(fn, num_runs: int, warmup_runs: int) -> dict:
@@ -93,7 +92,7 @@ def _timed(fn, num_runs: int, warmup_runs: int) -> dict:
         start = time.perf_counter()
         fn()
         times.append(1e3 * (time.perf_counter() - start))
-    return summarize(times)
+    return timing_stats(times)
 
 
 def keras_peer(keras_path: str, enhancer: Enhancer, x: np.ndarray, reference: np.ndarray, num_runs: int,
@@ -133,18 +132,19 @@ def pedalboard_chain(params: dict):
     """pedalboard's 6 filters + Compressor + Gain set like our chain (its peer, not its reference)."""
     import pedalboard
 
-    kinds = {"low_shelf": pedalboard.LowShelfFilter, "high_shelf": pedalboard.HighShelfFilter}
-    filters = [kinds.get(band, pedalboard.PeakFilter)(float(params[f"{band}_freq_hz"]),
-                                                      float(params[f"{band}_gain_db"]), float(params[f"{band}_q"]))
-               for band in EQ_BANDS]
+    kinds = {"low_shelf": pedalboard.LowShelfFilter, "peak": pedalboard.PeakFilter,
+             "high_shelf": pedalboard.HighShelfFilter}
+    filters = [kinds[kind](float(freq_hz), float(gain_db), float(q))
+               for kind, freq_hz, gain_db, q in eq_bands(params)]
     return pedalboard.Pedalboard(filters + [
         pedalboard.Compressor(float(params["comp_threshold_db"]), float(params["comp_ratio"]),
                               float(params["comp_attack_ms"]), float(params["comp_release_ms"])),
         pedalboard.Gain(float(params["comp_makeup_db"]))])
 
 
-def run_bench(model_path: str | None = None, *, num_runs: int = 100, warmup_runs: int = 5, threads: int = 1,
-              target_ms: float = TARGET_MS, compare_keras: str | None = None, compare_pedalboard: bool = False,
+def run_bench(model_path: str | None = None, *, num_runs: int = BENCH_RUNS, warmup_runs: int = BENCH_WARMUP_RUNS,
+              threads: int = THREADS, target_ms: float = BENCH_TARGET_MS, compare_keras: str | None = None,
+              compare_pedalboard: bool = False,
               seed: int = 0) -> dict:
     """Benchmark the model (default: the shipped one) and, when asked, its peers; returns the report."""
     start = time.perf_counter()
@@ -193,7 +193,7 @@ def delegation(enhancer: Enhancer) -> dict:
     return check(enhancer.model_path)
 
 
-def format_report(r: dict) -> list[str]:
+def format_bench_report(r: dict) -> list[str]:
     """The report as text lines."""
     d = r["delegation"]
     if d.get("fully_delegated") is None:

@@ -9,6 +9,9 @@ import warnings
 
 import click
 
+from ..defaults import (BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, BLOCKSIZE, DEFAULT_MODEL, HOP_S, LATENCY_S,
+                        MODEL_ENV, SMOOTHING_S, THREADS)
+
 PROGRESS_MIN_S = 30.0  # files at least this long get a progress bar
 
 
@@ -38,12 +41,12 @@ def _echo_stats(stats: dict) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Output file (written atomically, in the input's format unless its extension names another).")
 @click.option("--model", type=click.Path(dir_okay=False),
-              help="Exported .tflite with its metadata JSON beside it [default: $AEBOX_EDGE_MODEL, else the shipped "
-                   "models/aebox_edge_edge_int8.tflite].")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Interpreter threads.")
-@click.option("--hop", type=float, default=1.25, show_default=True,
+              help=f"Exported .tflite with its metadata JSON beside it [default: ${MODEL_ENV}, else the shipped "
+                   f"models/{DEFAULT_MODEL}].")
+@click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True, help="Interpreter threads.")
+@click.option("--hop", type=float, default=HOP_S, show_default=True,
               help="Seconds between analysis windows (0 < hop <= 2.5).")
-@click.option("--smoothing", type=click.FloatRange(min=0), default=2.5, show_default=True,
+@click.option("--smoothing", type=click.FloatRange(min=0), default=SMOOTHING_S, show_default=True,
               help="Parameter smoothing in seconds (Gaussian sigma for files, time constant live); 0 = none.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output / --params-out file (never the input).")
 @click.option("--params-out", type=click.Path(dir_okay=False), help="Write the parameter track as JSON.")
@@ -52,10 +55,10 @@ def _echo_stats(stats: dict) -> None:
 @click.option("--realtime", is_flag=True, help="With --simulate: pace blocks in real time, analysis in a thread.")
 @click.option("--input-device", help="Live input device (index or name).")
 @click.option("--output-device", help="Live output device (index or name).")
-@click.option("--blocksize", type=click.IntRange(min=1), default=512, show_default=True,
+@click.option("--blocksize", type=click.IntRange(min=1), default=BLOCKSIZE, show_default=True,
               help="Live / simulated audio block in frames.")
 @click.option("--samplerate", type=click.IntRange(min=1), help="Live sample rate [default: the input device's].")
-@click.option("--latency", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+@click.option("--latency", type=click.FloatRange(min=0, min_open=True), default=LATENCY_S, show_default=True,
               help="Live output buffering in seconds (absorbs the model's invoke).")
 def run(input_path, reference, output, model, threads, hop, smoothing, force, params_out, live, simulate, realtime,
         input_device, output_device, blocksize, samplerate, latency):
@@ -127,11 +130,11 @@ def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, pa
 
 @click.command()
 @click.option("--model", type=click.Path(dir_okay=False),
-              help="Exported .tflite [default: $AEBOX_EDGE_MODEL, else the shipped model].")
-@click.option("--num-runs", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--warmup-runs", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True), default=90.0, show_default=True,
+              help=f"Exported .tflite [default: ${MODEL_ENV}, else the shipped model].")
+@click.option("--num-runs", type=click.IntRange(min=1), default=BENCH_RUNS, show_default=True)
+@click.option("--warmup-runs", type=click.IntRange(min=0), default=BENCH_WARMUP_RUNS, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True)
+@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True), default=BENCH_TARGET_MS, show_default=True,
               help="PASS when the end-to-end p95 is at most this.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
 @click.option("--compare-keras", type=click.Path(dir_okay=False),
@@ -141,14 +144,14 @@ def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, pa
 def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard):
     """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL."""
     with _warnings_as_messages():
-        from .bench import format_report, run_bench
-        from .enhance import write_json
+        from ..io.atomic import write_json
+        from .bench import format_bench_report, run_bench
 
         result = run_bench(model, num_runs=num_runs, warmup_runs=warmup_runs, threads=threads, target_ms=target_ms,
                            compare_keras=compare_keras, compare_pedalboard=compare_pedalboard)
-    for line in format_report(result):
+    for line in format_bench_report(result):
         click.echo(line)
     if json_out:
-        write_json(json_out, result)
+        write_json(json_out, result, indent=1)
     if not result["passed"]:
         ctx.exit(1)

@@ -2,16 +2,15 @@
 soundfile format with bounded memory.
 
 Three streaming passes, never holding more than one analysis window and one DSP block of audio: the reference is
-scored window by window and its most typical active window analysed (``runtime.Enhancer.reference_features``); the
+scored window by window and its most typical active window analysed (``Enhancer.reference_features``); the
 input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the input is read again block by
-block, processed by the DSP chain at its own rate and channels (``Enhancer.render``) and written atomically
+block, processed by the DSP chain at its own rate and channels (``render.render``) and written atomically
 (``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
 never overwritten and an existing output (or ``--params-out`` file) needs ``force``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Callable
@@ -20,7 +19,11 @@ import numpy as np
 
 from ..io import audio
 from ..errors import InputError
-from .enhancer import BLOCK_S, HOP_S, SMOOTHING_S, Enhancer, check_hop, sliding_windows
+from ..defaults import HOP_S, SMOOTHING_S
+from ..io.atomic import write_json
+from .enhancer import Enhancer
+from .render import BLOCK_S, render
+from .track import check_hop, sliding_windows
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -35,19 +38,6 @@ def _check_params_out(path: str, inputs: tuple[str, ...], force: bool) -> None:
         raise InputError(f"{path}: is an input file; refusing to overwrite it")
     if os.path.exists(path) and not force:
         raise InputError(f"{path}: already exists; refusing to overwrite it (use --force)")
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write ``data`` as JSON atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, output_path: str, *,
@@ -80,7 +70,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     peak = 0.0
     with writer:
         blocks = audio.iter_blocks(input_path, max(1, round(BLOCK_S * sr)))
-        for block in enhancer.render(blocks, track, sr, info.channels):
+        for block in render(blocks, track, sr, info.channels):
             peak = max(peak, float(np.max(np.abs(block))))
             writer.write(block)
             if progress is not None:
@@ -97,5 +87,5 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
         "seconds": round(elapsed, 3), "x_realtime": round(info.duration_s / elapsed, 1),
     }
     if params_out is not None:
-        write_json(params_out, {**summary, **track.to_json()})
+        write_json(params_out, {**summary, **track.to_json()}, indent=1)
     return summary

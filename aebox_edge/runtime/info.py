@@ -9,7 +9,7 @@ import sys
 def _backend() -> str:
     """The first importable interpreter backend of the runtime's list with its version, noting backends that are
     installed but broken (TensorFlow is left out: it takes seconds to import)."""
-    from .enhancer import BACKENDS, import_backend
+    from .backend import BACKENDS, import_backend
 
     broken = []
     for entry in (b for b in BACKENDS if b[0] != "tensorflow"):

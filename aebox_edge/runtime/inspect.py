@@ -10,15 +10,13 @@ export's verification and by ``aebox-edge bench``:
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
 from collections import Counter
 
 import numpy as np
 
-from .enhancer import SIGNATURE_KEY
+from ..io.native import native_stderr
+from .analyser import SIGNATURE_KEY
 
 
 def _interpreter(path, num_threads=1, delegates=True):
@@ -33,20 +31,6 @@ def _interpreter(path, num_threads=1, delegates=True):
 def ops(path) -> list[str]:
     """Builtin op names of the model's main graph in execution order, before any delegate."""
     return [op["op_name"] for op in _interpreter(path, delegates=False)._get_ops_details()]
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Point file descriptor 2 at /dev/null for the duration (native libraries write there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _undelegated_ops(interpreter) -> list[str]:
@@ -76,7 +60,7 @@ def delegation(path) -> dict:
     from ai_edge_litert.compiled_model import CompiledModel, HardwareAccelerator
 
     interpreter = _interpreter(path)
-    with _native_stderr_silenced():  # LiteRT logs ~25 INFO/WARNING lines (NPU and GPU plugin probing) per model
+    with native_stderr():  # LiteRT logs ~25 INFO/WARNING lines (NPU and GPU plugin probing) per model
         fully = CompiledModel.from_file(str(path), hardware_accel=HardwareAccelerator.CPU).is_fully_accelerated()
     return {
         "fully_delegated": fully,

@@ -26,16 +26,67 @@ import numpy as np
 from ddsp_kernels import PARAM_SPEC, StreamingChain
 
 from ..io import audio
-from ..errors import InputError, RuntimeFailure
-from .enhancer import HOP_S, SMOOTHING_S, Enhancer, check_hop
+from ..errors import InputError, RuntimeFailure, check_positive_int
+from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
+from .enhancer import Enhancer
+from .track import check_hop
 
-BLOCKSIZE = 512
-LATENCY_S = 0.1
+
+class MonoRing:
+    """A preallocated ring of the last ``length`` samples of a mono signal; sample ``i`` lives at ``ring[i % length]``.
+    Written by the audio callback, read by the analysis thread (under one lock)."""
+
+    def __init__(self, length: int):
+        self._ring = np.zeros(length, np.float32)
+        self.written = 0  # samples ever written
+        self._lock = threading.Lock()
+
+    @property
+    def full(self) -> bool:
+        return self.written >= len(self._ring)
+
+    def write(self, mono: np.ndarray) -> None:
+        ring, n = self._ring, len(mono)
+        with self._lock:
+            if n >= len(ring):
+                ring[:] = np.roll(mono[n - len(ring):], (self.written + n) % len(ring))
+            else:
+                pos = self.written % len(ring)
+                first = min(n, len(ring) - pos)
+                ring[pos:pos + first] = mono[:first]
+                ring[:n - first] = mono[first:]
+            self.written += n
+
+    def last(self) -> np.ndarray:
+        """A copy in time order (zeros before the start)."""
+        with self._lock:
+            pos = self.written % len(self._ring)
+            return np.concatenate([self._ring[pos:], self._ring[:pos]])
+
+
+class Timings:
+    """Running totals of repeated timings (no per-call allocation): count, seconds spent, worst."""
+
+    def __init__(self):
+        self.count = 0
+        self.total_s = 0.0
+        self.max_s = 0.0
+
+    def add(self, elapsed_s: float) -> None:
+        self.count += 1
+        self.total_s += elapsed_s
+        self.max_s = max(self.max_s, elapsed_s)
+
+    def mean_ms(self, digits: int) -> float:
+        return round(1e3 * self.total_s / max(1, self.count), digits)
+
+    def max_ms(self, digits: int) -> float:
+        return round(1e3 * self.max_s, digits)
 
 
 class LiveEngine:
     """DSP in the audio callback (``process``), model in an analysis thread (``start``/``stop``) or in step
-    (``analyse``). ``stats()`` summarizes the run."""
+    (``analyse``). ``stats()`` summarizes the run. A hop outside (0, window] raises ``InputError``."""
 
     def __init__(self, enhancer: Enhancer, reference_features: np.ndarray, sample_rate: int, channels: int, *,
                  hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S):
@@ -48,9 +99,7 @@ class LiveEngine:
         self.smoothing_s = smoothing_s
         self._chain = StreamingChain(self.sample_rate, PARAM_SPEC.neutral(), channels=self.channels)
         self._chain.process(np.zeros((1, self.channels), np.float32))  # lazy imports happen here, not in a callback
-        self._ring = np.zeros(enhancer.window_frames(self.sample_rate), np.float32)
-        self._written = 0  # frames ever written to the ring
-        self._lock = threading.Lock()
+        self._ring = MonoRing(enhancer.window_frames(self.sample_rate))
         self._published: tuple[int, dict] | None = None  # (sequence number, physical parameters)
         self._applied = 0
         self._smoothed: np.ndarray | None = None
@@ -58,19 +107,18 @@ class LiveEngine:
         self._thread: threading.Thread | None = None
         self.xruns = 0
         self.analysis_error: BaseException | None = None
-        # running totals (no per-block allocation): callbacks, late ones, seconds spent, worst; same for analyses
-        self._callbacks = self._late = self._analyses = 0
-        self._callback_s = self._callback_max_s = self._analysis_s = self._analysis_max_s = 0.0
+        self._callbacks, self._analyses = Timings(), Timings()
+        self._late = 0  # callbacks slower than their block lasts
 
     @property
     def frames_in(self) -> int:
         """Frames processed so far."""
-        return self._written
+        return self._ring.written
 
     @property
     def ready(self) -> bool:
         """Whether the ring holds a full analysis window."""
-        return self._written >= len(self._ring)
+        return self._ring.full
 
     def process(self, indata: np.ndarray, outdata: np.ndarray) -> None:
         """The audio callback's work: ``indata`` (frames, channels) -> ``outdata`` (same shape)."""
@@ -80,28 +128,14 @@ class LiveEngine:
             self._applied = published[0]
             self._chain.set_params(published[1])
         outdata[:] = self._chain.process(indata)
-        mono = indata.mean(axis=1) if self.channels > 1 else indata[:, 0]
-        ring, n = self._ring, len(mono)
-        with self._lock:
-            if n >= len(ring):  # sample number i always lives at ring[i % len(ring)]
-                ring[:] = np.roll(mono[n - len(ring):], (self._written + n) % len(ring))
-            else:
-                pos = self._written % len(ring)
-                first = min(n, len(ring) - pos)
-                ring[pos:pos + first] = mono[:first]
-                ring[:n - first] = mono[first:]
-            self._written += n
+        self._ring.write(indata.mean(axis=1) if self.channels > 1 else indata[:, 0])
         elapsed = time.perf_counter() - start
-        self._callbacks += 1
-        self._late += elapsed > n / self.sample_rate
-        self._callback_s += elapsed
-        self._callback_max_s = max(self._callback_max_s, elapsed)
+        self._callbacks.add(elapsed)
+        self._late += elapsed > len(indata) / self.sample_rate
 
     def last_window(self) -> np.ndarray:
         """A copy of the ring in time order: the mono mix of the last analysis window (zeros before the start)."""
-        with self._lock:
-            pos = self._written % len(self._ring)
-            return np.concatenate([self._ring[pos:], self._ring[:pos]])
+        return self._ring.last()
 
     def analyse(self) -> None:
         """Run the model on the last window and publish the smoothed parameters."""
@@ -114,10 +148,7 @@ class LiveEngine:
             self._smoothed = self._smoothed + (1.0 - np.exp(-self.hop_s / self.smoothing_s)) * (p - self._smoothed)
         sequence = 1 + (self._published[0] if self._published else 0)
         self._published = (sequence, PARAM_SPEC.to_physical(self._smoothed))
-        elapsed = time.perf_counter() - start
-        self._analyses += 1
-        self._analysis_s += elapsed
-        self._analysis_max_s = max(self._analysis_max_s, elapsed)
+        self._analyses.add(time.perf_counter() - start)
 
     def _loop(self) -> None:
         try:
@@ -134,7 +165,7 @@ class LiveEngine:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the analysis thread (if running); re-raise what ended it early."""
+        """Stop the analysis thread (if running); re-raise what ended it early as ``RuntimeFailure``."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -145,17 +176,16 @@ class LiveEngine:
     def stats(self) -> dict:
         """Blocks, xruns, late callbacks (DSP slower than the block lasts), callback and analysis times (ms) and the
         real-time factors of the callback alone and of callback + analysis."""
-        duration = self._written / self.sample_rate
+        duration = self.frames_in / self.sample_rate
+        callbacks, analyses = self._callbacks, self._analyses
         return {
-            "sample_rate": self.sample_rate, "channels": self.channels, "blocks": self._callbacks,
+            "sample_rate": self.sample_rate, "channels": self.channels, "blocks": callbacks.count,
             "duration_s": round(duration, 3), "xruns": self.xruns, "late_callbacks": self._late,
-            "callback_ms_mean": round(1e3 * self._callback_s / max(1, self._callbacks), 4),
-            "callback_ms_max": round(1e3 * self._callback_max_s, 4),
-            "analyses": self._analyses,
-            "analysis_ms_mean": round(1e3 * self._analysis_s / max(1, self._analyses), 3),
-            "analysis_ms_max": round(1e3 * self._analysis_max_s, 3),
-            "callback_rtf": round(self._callback_s / duration, 4) if duration else 0.0,
-            "engine_rtf": round((self._callback_s + self._analysis_s) / duration, 4) if duration else 0.0,
+            "callback_ms_mean": callbacks.mean_ms(4), "callback_ms_max": callbacks.max_ms(4),
+            "analyses": analyses.count,
+            "analysis_ms_mean": analyses.mean_ms(3), "analysis_ms_max": analyses.max_ms(3),
+            "callback_rtf": round(callbacks.total_s / duration, 4) if duration else 0.0,
+            "engine_rtf": round((callbacks.total_s + analyses.total_s) / duration, 4) if duration else 0.0,
         }
 
 
@@ -181,8 +211,7 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
     (atomically). ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts
     missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
-    if blocksize < 1:
-        raise InputError(f"blocksize must be at least 1, got {blocksize}")
+    check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
     ref_features, ref_info = _reference(enhancer, reference_path)

@@ -7,18 +7,18 @@ on other features or another parameter table would silently produce wrong settin
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
 
 from ddsp_kernels import PARAM_SPEC
 
+from ..defaults import QUANTIZE_MODES
 from ..errors import InputError
+from ..io.atomic import sha256_file, write_json
 from ..frontend import FRONT_ENDS, FrontEndConfig
 
 SCHEMA_VERSION = 1
-QUANTIZATIONS = ("int8", "float16", "dynamic", "none")
 
 
 class ModelMetadataError(InputError):
@@ -34,20 +34,12 @@ def param_spec_dict() -> list[dict[str, Any]]:
             for p in PARAM_SPEC.params]
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build_metadata(model_path: str | os.PathLike, *, front_end: FrontEndConfig, quantization: str,
                    input_names: list[str], output_name: str, model_config: str,
                    training: dict | None = None, extra: dict | None = None) -> dict[str, Any]:
-    """The metadata of an exported model file (hashes it)."""
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    """The metadata of an exported model file (hashes it). Raises ``InputError`` for an unknown quantization."""
+    if quantization not in QUANTIZE_MODES:
+        raise InputError(f"quantization must be one of {QUANTIZE_MODES}, got {quantization!r}")
     meta = {
         "schema_version": SCHEMA_VERSION,
         "model_config": model_config,
@@ -68,11 +60,7 @@ def build_metadata(model_path: str | os.PathLike, *, front_end: FrontEndConfig, 
 def write_metadata(model_path: str | os.PathLike, meta: dict[str, Any]) -> str:
     """Write ``meta`` beside the model atomically; returns the JSON path."""
     path = metadata_path(model_path)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(meta, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_json(path, meta, sort_keys=True)
     return path
 
 

@@ -3,7 +3,6 @@ level (``aebox-edge --help`` stays fast); TensorFlow and numpy are imported insi
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -70,20 +69,17 @@ def train(out_dir, data, resume, **options):
 def evaluate(model_path, data, json_out, figures, figure_count, batch_size):
     """Evaluate a model against the Corrupt and Baseline rows (MSD, SCE, RMS, LUFS; mean +- std over clips)."""
     from aebox_edge.data.dataset import open_dataset
+    from aebox_edge.io.atomic import write_json
 
     _quiet_tensorflow()
-    from .evaluate import evaluate_model, load_analyser
+    from .evaluate import evaluate_model, load_predictor
 
-    loaded = load_analyser(model_path)
+    loaded = load_predictor(model_path)
     total = len(open_dataset(data))
     with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
         result = evaluate_model(model_path, data, batch_size=batch_size, figures=figures,
                                 figure_count=figure_count, progress=bar.update, loaded=loaded)
     click.echo(result["table"])
     if json_out:
-        tmp = f"{json_out}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, json_out)
+        write_json(json_out, result)
         click.echo(f"results written to {json_out}")

@@ -1,5 +1,5 @@
 """The DDSP layer: the effect chain (6-band EQ -> compressor) applied to the dirty input audio with the 24 predicted
-normalized parameters, with one of two gradient methods (DESIGN section 6):
+normalized parameters, with one of two gradient methods (docs/architecture.md, section 6):
 
 - ``spsa``: the forward pass is the runtime's numpy ``ddsp_kernels`` via ``tf.numpy_function``; the backward pass
   is the SPSA vector-Jacobian product of :mod:`.spsa` (Spall 1992; Martinez Ramirez et al. 2021), wrapped with

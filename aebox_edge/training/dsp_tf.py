@@ -23,7 +23,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from ddsp_kernels import EQ_BANDS, MAX_FREQ_RATIO, PARAM_SPEC
+from ddsp_kernels import BANDS, MAX_FREQ_RATIO, PARAM_SPEC
 from ddsp_kernels.compressor import _MAX_LOG_SCALE, LEVEL_FLOOR_DB
 
 EQ_TAIL_S = 2.5  # zero padding of the FFT filters: the longest EQ response (20 Hz shelf, Q 10) is < -80 dB by then
@@ -98,10 +98,10 @@ def parametric_eq(x, sample_rate: float, params):
     n_fft = fft_length(n, sample_rate)
     delays = _unit_delays(n_fft)
     response = None
-    for band in EQ_BANDS:
-        kind = band if band in ("low_shelf", "high_shelf") else "peak"
-        h = _biquad_response(rbj_coefficients(kind, params[f"{band}_freq_hz"], params[f"{band}_gain_db"],
-                                              params[f"{band}_q"], sample_rate), delays)
+    for band in BANDS:
+        h = _biquad_response(rbj_coefficients(band.kind, params[f"{band.name}_freq_hz"],
+                                              params[f"{band.name}_gain_db"], params[f"{band.name}_q"], sample_rate),
+                             delays)
         response = h if response is None else response * h
     return tf.cast(_fft_filter(tf.cast(x, tf.float64), response, n_fft), tf.float32)
 

@@ -1,6 +1,7 @@
-"""``aebox-edge eval``: the paper's four metrics (``aebox_edge.evaluation.metrics``) over a dataset, for the rows Corrupt (input
-vs target), Baseline (``aebox_edge.evaluation.baseline``) and the model (its predicted parameters applied with the runtime's
-``ddsp_kernels.apply_chain``), with figures like the paper's Fig. 3 (spectrograms) and Fig. 12 (waveforms)."""
+"""``aebox-edge eval``: the paper's four metrics (``aebox_edge.evaluation.metrics``) over a dataset, for the rows
+Corrupt (input vs target), Baseline (``aebox_edge.evaluation.baseline``) and the model (its predicted parameters applied
+with the runtime's ``ddsp_kernels.apply_chain``), with figures like the paper's Fig. 3 (spectrograms) and Fig. 12
+(waveforms)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
 from aebox_edge.frontend import analysis_features
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
-from aebox_edge.evaluation.metrics import format_table, summarize
+from aebox_edge.evaluation.tables import format_table, summarize
 from aebox_edge.evaluation.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
 
 from .saved import load_saved_analyser, model_front_end
 
 
-def load_analyser(path: str):
+def load_predictor(path: str):
     """``(predict, front end, config name)`` from a run directory or a ``.keras`` analyser (see ``.saved``), or from
     an exported ``.tflite`` (run by the device runtime's ``Enhancer``, front end from its metadata).
     ``predict(f_in, f_ref)`` maps a batch of feature pairs to normalized parameters (batch, 24)."""
@@ -48,8 +49,8 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
                    figure_count: int = 3, progress=None, loaded=None) -> dict:
     """Metrics per clip and their summary for Corrupt, Baseline and the model; figures of the first
     ``figure_count`` clips into ``figures``. ``progress(n)`` is called per batch of n clips. ``loaded`` is
-    :func:`load_analyser`'s result for ``model_path`` if the caller has it already."""
-    predict, front_end, config = loaded or load_analyser(model_path)
+    :func:`load_predictor`'s result for ``model_path`` if the caller has it already."""
+    predict, front_end, config = loaded or load_predictor(model_path)
     reader = open_dataset(data)
     sr = int(reader.manifest["sample_rate"])
     if sr != front_end.sample_rate:

@@ -1,12 +1,12 @@
-"""The training loss (DESIGN section 6): multi-resolution log-mel L1 plus a weighted time-domain L1, and optionally
-a weighted clip-level RMS term.
+"""The training loss (docs/architecture.md, section 6): multi-resolution log-mel L1 plus a weighted time-domain L1, and
+optionally a weighted clip-level RMS term.
 
 For each FFT size the magnitude STFT of output and target is mapped to mel bands with the project's one filterbank
 (``aebox_edge.frontend.mel_filterbank``, passed in as a constant) and compared as ``mean |log(M_x + eps) - log(M_y +
-eps)|``; the resolutions are summed (a multi-resolution spectral distance as in Wang et al. 2019 and Steinmetz et
-al. 2022, on mel bands as the paper does), and ``l1_weight * mean |x - y|`` is added (the paper's weight: 2.79).
-``loudness_weight * |20 ln rms(x) - 20 ln rms(y)|`` (the RMS metric of ``aebox_edge.evaluation.metrics.rms_error``) is our
-addition: the log-mel term weighs every band alike, so it hardly sees the overall level that RMS and LUFS measure.
+eps)|``; the resolutions are summed (a multi-resolution spectral distance as in Wang et al. 2019 and Steinmetz et al.
+2022, on mel bands as the paper does), and ``l1_weight * mean |x - y|`` is added (the paper's weight: 2.79).
+``loudness_weight * |20 ln rms(x) - 20 ln rms(y)|`` (the RMS metric of ``aebox_edge.evaluation.metrics.rms_error``) is
+our addition: the log-mel term weighs every band alike, so it hardly sees the overall level that RMS and LUFS measure.
 """
 
 from __future__ import annotations

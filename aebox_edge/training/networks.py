@@ -1,6 +1,6 @@
 """Keras analysers: two log-mel feature tensors (dirty input, clean reference; ``aebox_edge.frontend``) -> 24 sigmoid
-outputs, the normalized ``PARAM_SPEC`` values (DESIGN section 4), and the enhancer used for training (analyser ->
-DDSP layer).
+outputs, the normalized ``PARAM_SPEC`` values (docs/architecture.md, section 4), and the enhancer used for training
+(analyser -> DDSP layer).
 
 - ``paper``: the small model of "Audio Engineer in a Box" (von Estorff & Krause 2024; DeepAFx-ST's
   encoder/controller split, Steinmetz et al. 2022) as its public code builds it: two encoder branches with separate

@@ -1,4 +1,4 @@
-"""``aebox-edge train``: fit an analyser through the DDSP layer (DESIGN section 6).
+"""``aebox-edge train``: fit an analyser through the DDSP layer (docs/architecture.md, section 6).
 
 A run directory holds::
 
@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError, RuntimeFailure
+from aebox_edge.io.atomic import atomic_path, write_json
 from ddsp_kernels import PARAM_SPEC
 
 from .config import CONFIG_FILE, MODEL_FILE, TrainConfig
@@ -59,18 +60,9 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
 
 
-def _write_json(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _save_model(model: keras.Model, path: str) -> None:
-    tmp = path[: -len(".keras")] + ".partial.keras"
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".keras") as tmp:  # keras wants the extension
+        model.save(tmp)
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -106,13 +98,13 @@ class RunCheckpoint(keras.callbacks.Callback):
         state_path = os.path.join(checkpoints, STATE_FILE)
         state = _read_state(state_path) or {}
         if improved:
-            shutil.copyfile(last, os.path.join(checkpoints, "best.partial.keras"))
-            os.replace(os.path.join(checkpoints, "best.partial.keras"), os.path.join(checkpoints, "best.keras"))
+            with atomic_path(os.path.join(checkpoints, "best.keras")) as tmp:
+                shutil.copyfile(last, tmp)
             _save_model(self.model.get_layer(self.analyser_name), os.path.join(self.run_dir, MODEL_FILE))
             state["best_epoch"] = epoch
         state.update(epoch=epoch, monitor=self.monitor, best=self.best,
                      logs={k: float(v) for k, v in logs.items()})
-        _write_json(state_path, state)
+        write_json(state_path, state, sort_keys=True)
 
 
 def _read_state(path: str) -> dict | None:
@@ -172,10 +164,48 @@ def prepare_run(out_dir: str, resume: bool, data: str | None, **options) -> tupl
     return config, data or record["data"]["path"], int(state["epoch"]) + 1, float(state["best"])
 
 
+def _build_enhancer(config: TrainConfig, front_end, sample_rate: int, window: int, resume_from: str | None
+                    ) -> keras.Model:
+    """The compiled enhancer (analyser -> DDSP chain) of a new run (from ``--init-from`` weights when given), or the
+    one checkpointed at ``resume_from`` with its optimizer state. Call inside the strategy's scope."""
+    if resume_from is not None:
+        return keras.models.load_model(resume_from)
+    analyser = build_analyser(config.config, front_end)
+    if config.init_from:
+        analyser.set_weights(_initial_weights(config.init_from, analyser))
+    enhancer = build_enhancer(analyser, sample_rate, window, config.grad, config.spsa_epsilon, config.seed)
+    enhancer.compile(optimizer=_optimizer(config.optimizer, config.lr),
+                     loss=MultiResolutionMelLoss(sample_rate, l1_weight=config.l1_weight,
+                                                  loudness_weight=config.loudness_weight),
+                     jit_compile=False)
+    return enhancer
+
+
+def _run_callbacks(out_dir: str, enhancer: keras.Model, analyser_name: str, monitor: str, best: float, chief: bool,
+                   echo) -> list:
+    """Reseeding SPSA per epoch, stopping on NaN, the run's checkpoints; on the chief also ``log.csv`` and
+    TensorBoard logs (when tensorboard is installed)."""
+    ddsp = enhancer.get_layer("ddsp")
+    callbacks = [
+        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ddsp.reseed(epoch)),
+        keras.callbacks.TerminateOnNaN(),
+        RunCheckpoint(out_dir, analyser_name, monitor, best, write=chief),
+    ]
+    if chief:
+        callbacks.append(keras.callbacks.CSVLogger(os.path.join(out_dir, LOG_FILE), append=True))
+        if importlib.util.find_spec("tensorboard") is None:
+            echo("note: the tensorboard package is not installed; no TensorBoard logs (log.csv has the same)")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False,
+                                                         profile_batch=0))
+    return callbacks
+
+
 def train(out_dir: str, data: str | None = None, resume: bool = False, echo=print, callbacks=(), verbose="auto",
           **options) -> dict:
     """Train (or with ``resume`` continue) the run in ``out_dir``; ``options`` are :class:`TrainConfig` fields
-    (``None`` = default, or the saved value on resume). Returns the final ``state.json`` content."""
+    (``None`` = default, or the saved value on resume). Returns the final ``state.json`` content. Raises
+    ``InputError`` for bad options, run directories or data, ``RuntimeFailure`` when training diverges."""
     config, data, initial_epoch, best = prepare_run(out_dir, resume, data, **options)
     if not os.path.isdir(data):
         raise InputError(f"dataset folder {data} does not exist")
@@ -186,54 +216,33 @@ def train(out_dir: str, data: str | None = None, resume: bool = False, echo=prin
         raise InputError(f"{data} is at {sample_rate} Hz; the {config.config} front end analyses "
                          f"{front_end.sample_rate} Hz audio")
     split = split_dataset(data, config.val_fraction)
+    state_path = os.path.join(out_dir, CHECKPOINTS, STATE_FILE)
     if initial_epoch >= config.epochs:
         echo(f"{out_dir}: {initial_epoch} epoch(s) already done (--epochs {config.epochs}); nothing to train")
-        return _read_state(os.path.join(out_dir, CHECKPOINTS, STATE_FILE))
+        return _read_state(state_path)
 
     keras.utils.set_random_seed(config.seed + initial_epoch)
     chief = _is_chief(strategy)
     os.makedirs(os.path.join(out_dir, CHECKPOINTS), exist_ok=True)
     with strategy.scope():
-        if resume:
-            enhancer = keras.models.load_model(os.path.join(out_dir, CHECKPOINTS, "last.keras"))
-        else:
-            analyser = build_analyser(config.config, front_end)
-            if config.init_from:
-                analyser.set_weights(_initial_weights(config.init_from, analyser))
-            enhancer = build_enhancer(analyser, sample_rate, window, config.grad, config.spsa_epsilon, config.seed)
-            enhancer.compile(optimizer=_optimizer(config.optimizer, config.lr),
-                             loss=MultiResolutionMelLoss(sample_rate, l1_weight=config.l1_weight,
-                                                          loudness_weight=config.loudness_weight),
-                             jit_compile=False)
+        enhancer = _build_enhancer(config, front_end, sample_rate, window,
+                                   os.path.join(out_dir, CHECKPOINTS, "last.keras") if resume else None)
     analyser = enhancer.get_layer(f"analyser_{config.config}")
     if not resume and chief:
-        _write_json(os.path.join(out_dir, CONFIG_FILE),
-                    _run_record(config, data, front_end, split, sample_rate, window, analyser))
+        write_json(os.path.join(out_dir, CONFIG_FILE),
+                   _run_record(config, data, front_end, split, sample_rate, window, analyser), sort_keys=True)
 
     train_ds = make_dataset(data, front_end, config.batch_size, split, "train", shuffle=True, seed=config.seed,
                             first_epoch=initial_epoch)
     val_ds = make_dataset(data, front_end, config.batch_size, split, "val") if split.val else None
     monitor = "val_loss" if val_ds is not None else "loss"
-    ddsp = enhancer.get_layer("ddsp")
-    run_callbacks = [
-        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: ddsp.reseed(epoch)),
-        keras.callbacks.TerminateOnNaN(),
-        RunCheckpoint(out_dir, analyser.name, monitor, best, write=chief),
-    ]
-    if chief:
-        run_callbacks.append(keras.callbacks.CSVLogger(os.path.join(out_dir, LOG_FILE), append=True))
-        if importlib.util.find_spec("tensorboard") is None:
-            echo("note: the tensorboard package is not installed; no TensorBoard logs (log.csv has the same)")
-        else:
-            run_callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"),
-                                                             write_graph=False, profile_batch=0))
-    run_callbacks += list(callbacks)
+    run_callbacks = _run_callbacks(out_dir, enhancer, analyser.name, monitor, best, chief, echo) + list(callbacks)
     echo(f"training {analyser.name} ({analyser.count_params():,} parameters) with {config.grad} gradients on "
          f"{split.train} examples, validating on {split.val}; epochs {initial_epoch + 1}..{config.epochs} "
          f"-> {out_dir}")
     history = enhancer.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
                            callbacks=run_callbacks, verbose=verbose, shuffle=False)
-    state = _read_state(os.path.join(out_dir, CHECKPOINTS, STATE_FILE)) or {}
+    state = _read_state(state_path) or {}
     if not np.all(np.isfinite(history.history.get("loss", []))):
         raise RuntimeFailure(f"training diverged (non-finite loss); the last good checkpoint is epoch "
                              f"{state.get('epoch', -1) + 1} in {os.path.join(out_dir, CHECKPOINTS)}")

@@ -1,4 +1,5 @@
-"""Training-data toolkit (DESIGN section 5): music generator, venue IRs, crowd noise, styles, dataset, CLI."""
+"""Training-data toolkit (docs/architecture.md, section 5): music generator, venue IRs, crowd noise, styles, dataset,
+CLI."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from aebox_edge.evaluation.baseline import average_spectrum_eq, loudness_match, match_reference
-from ddsp_kernels import PARAM_SPEC, parametric_eq
+from ddsp_kernels import PARAM_SPEC, eq_bands, parametric_eq
 
 SR = 24000
 
@@ -26,7 +26,7 @@ def test_average_spectrum_eq_undoes_a_tilt(rng):
     reference = _music_like(rng, 2 * SR)
     params = {**PARAM_SPEC.neutral(), "high_shelf_gain_db": -15.0, "high_shelf_freq_hz": 3000.0,
               "low_shelf_gain_db": 9.0, "low_shelf_freq_hz": 150.0}
-    dirty = parametric_eq(reference, SR, params)
+    dirty = parametric_eq(reference, SR, eq_bands(params))
     out = average_spectrum_eq(dirty, reference, SR)
     assert out.shape == dirty.shape and out.dtype == np.float32
     for lo, hi in ((50, 150), (4000, 10000)):

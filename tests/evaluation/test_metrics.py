@@ -6,13 +6,12 @@ import pytest
 from aebox_edge.evaluation.metrics import (
     METRICS,
     evaluate,
-    format_table,
     loudness_error,
     mel_spectral_distance,
     rms_error,
     spectral_centroid_error,
-    summarize,
 )
+from aebox_edge.evaluation.tables import format_table, summarize
 
 pytest.importorskip("pyloudnorm")
 

@@ -4,8 +4,7 @@ chain on the same audio in the same run (group "chain"). They measure; they neve
 import numpy as np
 import pytest
 
-from ddsp_kernels import PARAM_SPEC, apply_chain, compressor, parametric_eq
-from ddsp_kernels.spec import EQ_BANDS
+from ddsp_kernels import PARAM_SPEC, apply_chain, compressor, compressor_args, eq_bands, parametric_eq
 
 FS = 24000
 
@@ -27,12 +26,12 @@ def params():
 
 @pytest.mark.benchmark(group="kernels")
 def test_bench_eq(benchmark, audio, params):
-    assert np.all(np.isfinite(benchmark(parametric_eq, audio, FS, params)))
+    assert np.all(np.isfinite(benchmark(parametric_eq, audio, FS, eq_bands(params))))
 
 
 @pytest.mark.benchmark(group="kernels")
 def test_bench_compressor(benchmark, audio, params):
-    assert np.all(np.isfinite(benchmark(compressor, audio, FS, params)))
+    assert np.all(np.isfinite(benchmark(compressor, audio, FS, **compressor_args(params))))
 
 
 @pytest.mark.benchmark(group="chain")
@@ -43,11 +42,9 @@ def test_bench_chain(benchmark, audio, params):
 @pytest.mark.benchmark(group="chain")
 def test_bench_pedalboard_chain(benchmark, audio, params):
     pedalboard = pytest.importorskip("pedalboard")
-    filters = [
-        {"low_shelf": pedalboard.LowShelfFilter, "high_shelf": pedalboard.HighShelfFilter}.get(
-            band, pedalboard.PeakFilter)(params[f"{band}_freq_hz"], params[f"{band}_gain_db"], params[f"{band}_q"])
-        for band in EQ_BANDS
-    ]
+    kinds = {"low_shelf": pedalboard.LowShelfFilter, "peak": pedalboard.PeakFilter,
+             "high_shelf": pedalboard.HighShelfFilter}
+    filters = [kinds[kind](freq_hz, gain_db, q) for kind, freq_hz, gain_db, q in eq_bands(params)]
     board = pedalboard.Pedalboard(filters + [pedalboard.Compressor(
         params["comp_threshold_db"], params["comp_ratio"], params["comp_attack_ms"], params["comp_release_ms"])])
     assert np.all(np.isfinite(benchmark(board, audio, FS)))

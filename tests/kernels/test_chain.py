@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ddsp_kernels import PARAM_SPEC, StreamingChain, apply_chain, compressor, eq_sos, parametric_eq
+from ddsp_kernels import (PARAM_SPEC, StreamingChain, apply_chain, compressor, compressor_args, eq_bands, eq_sos,
+                          parametric_eq)
 
 RATES = [8000, 24000, 44100, 48000, 192000]
 
@@ -25,14 +26,21 @@ def special_inputs(n, fs):
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_finite_outputs_and_stable_poles(p01, fs, kind, dtype):
     params = PARAM_SPEC.to_physical(p01)
-    sos = eq_sos(fs, params)
+    sos = eq_sos(fs, eq_bands(params))
     poles = np.concatenate([np.roots(s[3:]) for s in sos])
     assert np.all(np.abs(poles) < 1.0)
     x = special_inputs(2048, fs)[kind].astype(dtype)
-    for fn in (parametric_eq, compressor, apply_chain):
-        y = fn(x, fs, params)
+    for y in (parametric_eq(x, fs, eq_bands(params)), compressor(x, fs, **compressor_args(params)),
+              apply_chain(x, fs, params)):
         assert y.dtype == dtype and y.shape == x.shape
         assert np.all(np.isfinite(y))
+
+
+def test_chain_mapping_is_the_kernels_with_their_own_arguments(rng):
+    params = PARAM_SPEC.to_physical(rng.random(24))
+    x = rng.standard_normal((6000, 2)) * 0.3
+    expected = compressor(parametric_eq(x, 44100, eq_bands(params)), 44100, **compressor_args(params))
+    np.testing.assert_array_equal(apply_chain(x, 44100, params), expected)
 
 
 def test_float32_and_float64_agree(rng):

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import sosfreqz
 
-from ddsp_kernels import MAX_FREQ_RATIO, PARAM_SPEC, eq_sos, parametric_eq
-from ddsp_kernels.spec import EQ_BANDS
+from ddsp_kernels import MAX_FREQ_RATIO, PARAM_SPEC, eq_bands, eq_sos, parametric_eq
 
 
 def analog_prototype_db(kind, f, f0, gain_db, q, fs):
@@ -25,10 +24,8 @@ def analog_prototype_db(kind, f, f0, gain_db, q, fs):
 
 def closed_form_db(params, f, fs):
     total = 0.0
-    for band in EQ_BANDS:
-        kind = band if band in ("low_shelf", "high_shelf") else "peak"
-        total = total + analog_prototype_db(kind, f, params[f"{band}_freq_hz"][..., None],
-                                            params[f"{band}_gain_db"][..., None], params[f"{band}_q"][..., None], fs)
+    for kind, freq_hz, gain_db, q in eq_bands(params):
+        total = total + analog_prototype_db(kind, f, freq_hz[..., None], gain_db[..., None], q[..., None], fs)
     return total
 
 
@@ -36,7 +33,7 @@ def closed_form_db(params, f, fs):
 def test_eq_response_equals_rbj_closed_form(fs, rng):
     params = PARAM_SPEC.to_physical(rng.random((1000, 24)))
     f = np.geomspace(20.0, MAX_FREQ_RATIO * fs, 300)
-    sos = eq_sos(fs, params)  # (1000, 6, 6)
+    sos = eq_sos(fs, eq_bands(params))  # (1000, 6, 6)
     ours = np.stack([20 * np.log10(np.abs(sosfreqz(s, worN=f, fs=fs)[1])) for s in sos])
     np.testing.assert_allclose(ours, closed_form_db(params, f, fs), atol=0.01)
 
@@ -47,7 +44,8 @@ def test_parametric_eq_filters_with_those_sections(rng):
     fs = 44100
     params = PARAM_SPEC.to_physical(rng.random(24))
     x = rng.standard_normal((4096, 2))
-    np.testing.assert_allclose(parametric_eq(x, fs, params), sosfilt(eq_sos(fs, params), x, axis=0), atol=1e-12)
+    bands = eq_bands(params)
+    np.testing.assert_allclose(parametric_eq(x, fs, bands), sosfilt(eq_sos(fs, bands), x, axis=0), atol=1e-12)
 
 
 @pytest.mark.parametrize("fs", [44100, 48000])
@@ -64,14 +62,12 @@ def test_eq_matches_pedalboard(fs, rng):
     for p01 in rng.random((20, 24)):
         params = {k: float(v) for k, v in PARAM_SPEC.to_physical(p01).items()}
         params["low_shelf_freq_hz"] = max(params["low_shelf_freq_hz"], 150.0)
-        filters = []
-        for band in EQ_BANDS:
-            cls = {"low_shelf": pedalboard.LowShelfFilter, "high_shelf": pedalboard.HighShelfFilter}.get(
-                band, pedalboard.PeakFilter)
-            filters.append(cls(cutoff_frequency_hz=params[f"{band}_freq_hz"], gain_db=params[f"{band}_gain_db"],
-                               q=params[f"{band}_q"]))
+        kinds = {"low_shelf": pedalboard.LowShelfFilter, "peak": pedalboard.PeakFilter,
+                 "high_shelf": pedalboard.HighShelfFilter}
+        filters = [kinds[kind](cutoff_frequency_hz=freq_hz, gain_db=gain_db, q=q)
+                   for kind, freq_hz, gain_db, q in eq_bands(params)]
         theirs = pedalboard.Pedalboard(filters)(impulse, fs)
-        ours = parametric_eq(impulse, fs, params)
+        ours = parametric_eq(impulse, fs, eq_bands(params))
         db = [20 * np.log10(np.abs(np.fft.rfft(h.astype(np.float64)))[keep]) for h in (ours, theirs)]
         np.testing.assert_allclose(db[0], db[1], atol=0.1)
 
@@ -81,5 +77,5 @@ def test_bands_above_045_fs_are_clamped():
     params.update(peak4_gain_db=12.0, peak4_freq_hz=10800.0, peak4_q=2.0)
     fs = 16000
     clamped = dict(params, peak4_freq_hz=MAX_FREQ_RATIO * fs)
-    np.testing.assert_allclose(eq_sos(fs, params), eq_sos(fs, clamped))
-    assert np.all(np.isfinite(eq_sos(8000, params)))
+    np.testing.assert_allclose(eq_sos(fs, eq_bands(params)), eq_sos(fs, eq_bands(clamped)))
+    assert np.all(np.isfinite(eq_sos(8000, eq_bands(params))))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aebox_edge.runtime.bench import STAGES, bench_clips, end_to_end, format_report, pedalboard_chain, run_bench, summarize
+from aebox_edge.runtime.bench import (STAGES, bench_clips, end_to_end, format_bench_report, pedalboard_chain, run_bench,
+                                      timing_stats)
 from aebox_edge.cli import main
 from support import exported_model
 
@@ -24,7 +25,7 @@ def clips():
 
 
 def test_summarize():
-    s = summarize([1.0, 2.0, 3.0, 4.0])
+    s = timing_stats([1.0, 2.0, 3.0, 4.0])
     assert (s["avg"], s["min"], s["max"], s["median"], s["runs"]) == (2.5, 1.0, 4.0, 2.5, 4)
     assert s["p5"] == pytest.approx(1.15) and s["p95"] == pytest.approx(3.85)
 
@@ -38,7 +39,7 @@ def test_run_bench_reports_stages_peers_and_verdict(models):
     keras = r["peers"]["keras"]
     assert keras["ratio"] > 0 and keras["max_abs_normalized_difference"] < 0.05  # the same model, int8 vs float
     assert r["peers"]["pedalboard"]["ratio"] > 0
-    text = "\n".join(format_report(r))
+    text = "\n".join(format_bench_report(r))
     for word in ("end-to-end", "log-mel x2", "invoke", "compressor", "p95", "keras model.predict", "pedalboard",
                  "result: PASS", "RSS", "delegation: "):
         assert word in text

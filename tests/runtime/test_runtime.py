@@ -9,11 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
-from aebox_edge.runtime import enhancer as runtime
+from aebox_edge import defaults
+from aebox_edge.runtime import analyser, backend
 from aebox_edge.io.audio import BlockReader
 from aebox_edge.errors import InputError, RuntimeFailure
 from aebox_edge.runtime.metadata import ModelMetadataError
-from aebox_edge.runtime.enhancer import Enhancer, ParamTrack, array_blocks, sliding_windows, smooth_track
+from aebox_edge.runtime.enhancer import Enhancer
+from aebox_edge.runtime.track import ParamTrack, array_blocks, sliding_windows, smooth_track
 from ddsp_kernels import PARAM_SPEC
 from support import REPO_ROOT, music, run_subprocess, write_audio
 
@@ -83,19 +85,19 @@ def test_predictions_are_repeatable_and_reuse_the_allocated_tensors(enhancer):
 
 def test_threads_are_passed_to_the_interpreter(model, monkeypatch):
     seen = {}
-    original = runtime.load_backend
+    original = backend.load_backend
 
     def spy_backend(name=None):
-        backend = original(name)
+        loaded = original(name)
 
-        class Spy(backend.interpreter_class):
+        class Spy(loaded.interpreter_class):
             def __init__(self, **kwargs):
                 seen.update(kwargs)
                 super().__init__(**kwargs)
 
-        return runtime.Backend(backend.name, backend.version, Spy, backend.note)
+        return backend.Backend(loaded.name, loaded.version, Spy, loaded.note)
 
-    monkeypatch.setattr(runtime, "load_backend", spy_backend)
+    monkeypatch.setattr(analyser, "load_backend", spy_backend)
     Enhancer(model, num_threads=2)
     assert seen["num_threads"] == 2
     with pytest.raises(InputError, match="num_threads"):
@@ -103,14 +105,14 @@ def test_threads_are_passed_to_the_interpreter(model, monkeypatch):
 
 
 def test_backend_order_falls_back_and_reports_failures(monkeypatch):
-    fallback = [b for b in runtime.BACKENDS if b[0] == "ai_edge_litert"][0]
-    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"), fallback))
-    assert runtime.load_backend().name == "ai_edge_litert"
-    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
+    fallback = [b for b in backend.BACKENDS if b[0] == "ai_edge_litert"][0]
+    monkeypatch.setattr(backend, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"), fallback))
+    assert backend.load_backend().name == "ai_edge_litert"
+    monkeypatch.setattr(backend, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
     with pytest.raises(RuntimeFailure, match="aebox_no_such_module"):
-        runtime.load_backend()
+        backend.load_backend()
     with pytest.raises(InputError, match="unknown interpreter backend"):
-        runtime.load_backend("nope")
+        backend.load_backend("nope")
 
 
 def test_tflite_runtime_backend_warns_about_its_limits(model, enhancer, monkeypatch):
@@ -130,15 +132,15 @@ def test_tflite_runtime_backend_warns_about_its_limits(model, enhancer, monkeypa
 
 
 def test_default_model_comes_from_the_environment_or_is_a_clear_error(model, monkeypatch):
-    monkeypatch.setenv(runtime.MODEL_ENV, str(model))
+    monkeypatch.setenv(defaults.MODEL_ENV, str(model))
     assert Enhancer().model_path == str(model)
-    monkeypatch.delenv(runtime.MODEL_ENV)
+    monkeypatch.delenv(defaults.MODEL_ENV)
     try:
-        path = runtime.default_model_path()
+        path = analyser.default_model_path()
     except InputError as exc:  # no model ships yet
-        assert "--model" in str(exc) and runtime.DEFAULT_MODEL in str(exc)
+        assert "--model" in str(exc) and defaults.DEFAULT_MODEL in str(exc)
     else:
-        assert path.endswith(runtime.DEFAULT_MODEL)
+        assert path.endswith(defaults.DEFAULT_MODEL)
 
 
 def test_models_that_cannot_be_used_are_refused(model, tmp_path):
@@ -156,7 +158,8 @@ def test_models_that_cannot_be_used_are_refused(model, tmp_path):
 
 
 def test_model_whose_signature_differs_from_its_metadata_is_refused(model, tmp_path):
-    from aebox_edge.runtime.metadata import sha256_file, write_metadata
+    from aebox_edge.io.atomic import sha256_file
+    from aebox_edge.runtime.metadata import write_metadata
 
     copy = tmp_path / "renamed.tflite"
     copy.write_bytes(model.read_bytes())
@@ -239,7 +242,7 @@ def test_device_path_imports_no_tensorflow(model, tmp_path):
     script = f"""
 import sys
 from aebox_edge.cli import main
-from aebox_edge.runtime import bench, cli, enhance, enhancer, live
+from aebox_edge.runtime import analyser, backend, bench, cli, enhance, enhancer, live, render, track
 main(["run", {str(inp)!r}, "-r", {str(ref)!r}, "-o", {str(tmp_path / 'out.wav')!r}, "--model", {str(model)!r}],
      standalone_mode=False)
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tflite_runtime"))
@@ -254,7 +257,7 @@ print("HEAVY", heavy)
 def test_preferred_backend_does_not_warn():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runtime.load_backend()
+        backend.load_backend()
     assert not caught  # ai_edge_litert is the preferred backend: nothing to warn about
 
 
@@ -263,11 +266,11 @@ def test_info_names_the_backend_and_broken_installs(monkeypatch):
 
     broken = types.ModuleType("aebox_broken_backend")
     monkeypatch.setitem(sys.modules, "aebox_broken_backend", broken)  # imports, but has no Interpreter
-    litert = [b for b in runtime.BACKENDS if b[0] == "ai_edge_litert"][0]
-    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),
+    litert = [b for b in backend.BACKENDS if b[0] == "ai_edge_litert"][0]
+    monkeypatch.setattr(backend, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),
                                               ("broken", "aebox_broken_backend", "Interpreter", "y"), litert))
     report = _backend()
     assert report.startswith("ai_edge_litert.interpreter (ai-edge-litert ")
     assert "unusable aebox_broken_backend: AttributeError" in report and "aebox_no_such_module" not in report
-    monkeypatch.setattr(runtime, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
+    monkeypatch.setattr(backend, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
     assert _backend() == "none (install ai-edge-litert)"

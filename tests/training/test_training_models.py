@@ -25,7 +25,7 @@ def edge():
 def test_paper_model_has_the_papers_parameter_count(paper):
     assert paper.count_params() == 82328
     assert tuple(paper.inputs[0].shape[1:]) == (256, 256, 1) == (*FRONT_ENDS["paper"].shape, 1)
-    # about 0.47 GMAC per prediction (DESIGN section 4), i.e. 0.95 GFLOP
+    # about 0.47 GMAC per prediction (networks.count_flops), i.e. 0.95 GFLOP
     assert 0.9e9 < count_flops(paper) < 1.0e9
 
 

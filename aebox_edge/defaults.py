@@ -1,0 +1,30 @@
+"""Defaults and choice lists shared by the command line and the code. Standard library only: the CLI imports this
+module while ``aebox-edge --help`` must import no numpy."""
+
+import os
+
+# the shipped model (``models/``, installed as the package data ``aebox_edge/models/``)
+MODEL_ENV = "AEBOX_EDGE_MODEL"                         # environment variable naming the model to run
+DEFAULT_MODEL = "aebox_edge_edge_int8.tflite"          # the runtime's model
+DEFAULT_KERAS_MODEL = os.path.join("models", "aebox_edge_edge.keras")  # the float model it was exported from
+
+# enhancement (``aebox-edge run``, ``Enhancer.process``, the live engine)
+HOP_S = 1.25         # seconds between analysis windows
+SMOOTHING_S = 2.5    # Gaussian sigma of the parameter track (files); EMA time constant (live)
+THREADS = 1          # interpreter threads
+BLOCKSIZE = 512      # live / simulated audio block in frames
+LATENCY_S = 0.1      # live output buffering in seconds (absorbs the model's invoke)
+
+# ``aebox-edge bench``
+BENCH_RUNS = 100
+BENCH_WARMUP_RUNS = 5
+BENCH_TARGET_MS = 90.0  # the paper's budget per prediction
+
+# ``aebox-edge export``
+QUANTIZE_MODES = ("int8", "float16", "dynamic", "none")
+CALIBRATION_CLIPS = 200
+VERIFY_CLIPS = 32
+
+# ``aebox-edge data``: the production styles (``aebox_edge.data.styles``)
+STYLE_PRESETS = ("neutral", "broadcast", "telephone", "bright", "warm")
+STYLE_NAMES = STYLE_PRESETS + ("random",)

@@ -1,0 +1,88 @@
+"""Sliding analysis windows and the parameter track.
+
+Windows of ``front_end.window_samples`` at the analysis rate (2.5 s) every ``hop_s`` seconds over the whole input;
+the last window is aligned to the end of the input, and an input shorter than one window is analysed once. The
+network's normalized outputs per window are smoothed over time with a Gaussian (zero-phase, sigma ``smoothing_s``)
+and interpolated linearly between window centres.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from ddsp_kernels import PARAM_SPEC
+
+from ..errors import InputError
+
+@dataclasses.dataclass
+class ParamTrack:
+    """The analysis of a signal: window centre times (s), the network's normalized outputs and their smoothed
+    track, both (windows, 24). ``reference`` describes the reference window that was used."""
+
+    times_s: np.ndarray
+    raw: np.ndarray
+    smoothed: np.ndarray
+    reference: dict
+
+    def at(self, t_s: float) -> np.ndarray:
+        """Normalized parameters at time ``t_s``: linear between window centres, held beyond the first and last."""
+        return np.array([np.interp(t_s, self.times_s, column) for column in self.smoothed.T], dtype=np.float32)
+
+    def to_json(self) -> dict:
+        """JSON-able: times, ``params`` (smoothed, physical, name -> list per window), ``raw_normalized`` and
+        ``reference_window``."""
+        physical = PARAM_SPEC.to_physical(self.smoothed)
+        return {
+            "times_s": [round(float(t), 6) for t in self.times_s],
+            "params": {name: [float(v) for v in np.atleast_1d(physical[name])] for name in PARAM_SPEC.names},
+            "raw_normalized": self.raw.astype(float).round(6).tolist(),
+            "reference_window": self.reference,
+        }
+
+
+def smooth_track(times_s: np.ndarray, values: np.ndarray, sigma_s: float) -> np.ndarray:
+    """Gaussian smoothing (zero-phase, normalized weights, truncated at 3 sigma) of ``values`` (n, k) sampled at
+    the increasing ``times_s``; ``sigma_s <= 0`` returns a copy."""
+    values = np.asarray(values, dtype=np.float64)
+    if sigma_s <= 0 or len(values) < 2:
+        return values.astype(np.float32)
+    lo = np.searchsorted(times_s, times_s - 3 * sigma_s, side="left")
+    hi = np.searchsorted(times_s, times_s + 3 * sigma_s, side="right")
+    out = np.empty_like(values)
+    for i in range(len(values)):
+        w = np.exp(-0.5 * ((times_s[lo[i]:hi[i]] - times_s[i]) / sigma_s) ** 2)
+        out[i] = w @ values[lo[i]:hi[i]] / w.sum()
+    return out.astype(np.float32)
+
+
+def array_blocks(x: np.ndarray, block_frames: int, overlap: int = 0) -> Iterator[np.ndarray]:
+    """Blocks of an in-memory (frames, channels) array exactly as ``audio.BlockReader`` yields those of a file."""
+    step = block_frames - overlap
+    start = 0
+    while start == 0 or start - step + block_frames < len(x):
+        yield x[start:start + block_frames]
+        start += step
+
+
+def sliding_windows(blocks: Iterable[np.ndarray], window_frames: int, hop_frames: int
+                    ) -> Iterator[tuple[int, np.ndarray]]:
+    """(start frame, window) from blocks read with ``block_frames=window_frames, overlap=window_frames -
+    hop_frames``: windows every ``hop_frames``, the last one aligned to the end of the signal (a signal shorter
+    than one window gives one short window)."""
+    previous = None
+    for k, block in enumerate(blocks):
+        if len(block) < window_frames and previous is not None:
+            joined = np.concatenate([previous, block[window_frames - hop_frames:]])
+            yield (k - 1) * hop_frames + len(joined) - window_frames, joined[-window_frames:]
+            return
+        yield k * hop_frames, block
+        previous = block
+
+
+def check_hop(hop_s: float, window_s: float) -> None:
+    """Refuse (``InputError``) an analysis hop outside (0, window]."""
+    if not 0 < hop_s <= window_s:
+        raise InputError(f"hop must be in (0, {window_s:g}] seconds (the analysis window), got {hop_s:g}")
