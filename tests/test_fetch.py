@@ -461,3 +461,22 @@ def test_midi_files_are_skipped_with_a_reason_without_render_tools(fakes, tmp_pa
     monkeypatch.setattr(fetch, "render_tools", no_tools)
     manifest = fetch.fetch_corpus(str(tmp_path / "out"), [name], download=FakeApt({name: deb}))
     assert manifest["entries"] == [] and [s["reason"] for s in manifest["skipped"]] == ["unrenderable"]
+
+
+def test_mma_grooves_become_songs(tmp_path, monkeypatch):
+    """mma's side (its program replaced by a script that writes a fixed MIDI file): one song per jazz / latin /
+    swing groove, named after it, with the drawn tempo/key recorded; other grooves are left out."""
+    fake_mma = ("import sys\nout = sys.argv[sys.argv.index('-f') + 1]\n"
+                f"open(out, 'wb').write({smf([TEMPO, NOTES])!r})\n").encode()
+    deb = build_deb(tmp_path / "build", "mma", {"usr/bin/mma": fake_mma,
+                                                "usr/share/mma/lib/stdlib/bossanova.mma": b"// groove",
+                                                "usr/share/mma/lib/stdlib/polka.mma": b"// groove"}, DEP5)
+    monkeypatch.setattr(fetch, "render_tools", lambda *a, **k: {"version": "FakeSynth 1", "soundfont": "GM.sf2"})
+    monkeypatch.setattr(fetch, "render_midi", lambda path, tools, scratch: (notes(41.0, 31), RATE, False))
+    manifest = fetch.fetch_corpus(str(tmp_path / "out"), ["mma"], download=FakeApt({"mma": deb}))
+    (entry,) = manifest["entries"]
+    text, params = fetch.mma_song("bossanova", "/lib")
+    assert entry["song"] == "mma/bossanova" and entry["rendered"]["groove"] == "bossanova"
+    assert entry["rendered"]["tempo_bpm"] == params["tempo_bpm"] and entry["licence"] == "GPL-2+"
+    assert text.splitlines()[:2] == ["SetLibPath /lib", "Use stdlib/bossanova"]
+    assert len(text.splitlines()) == 5 + fetch.MMA_BARS and fetch.mma_song("bossanova", "/lib") == (text, params)

@@ -5,7 +5,10 @@ Every package is downloaded with ``apt-get download`` (no root) into ``OUT/debs/
 into a scratch folder, searched for music / IR / crowd files (zip and tar archives are unpacked and searched too),
 and each file that soundfile decodes is copied unchanged under ``OUT/music/<split>/<package>/``, ``OUT/irs/`` or
 ``OUT/crowd/``. Files are written as FLAC only where they had to be changed: Frets-on-Fire song folders (stems
-summed into one stereo mix), loops trimmed to one period, and PCM WAV files only Python's ``wave`` module reads.
+summed into one stereo mix), loops trimmed to one period, left/right IR pairs joined into one stereo IR, MIDI
+rendered with fluidsynth and the TimGM6mb soundfont (simutrans-data's songs, and a song per jazz / latin / swing
+groove of mma played over a chord progression; fluidsynth and its libraries are unpacked from their ``.deb`` files
+under ``OUT/tools``, never installed), and PCM WAV files only Python's ``wave`` module reads.
 ``OUT/manifest.json`` (format ``aebox-edge-corpus``, version 1) lists every kept file with its package, version,
 licence (from ``usr/share/doc/<package>/copyright``), duration, rate, channels and sha256, plus every skipped file
 and why. Resumable: a package whose done-marker exists in ``OUT/.done/`` is not processed again and an existing
@@ -69,7 +72,7 @@ class Package:
 TRAIN_PACKAGES = ("supertux-data", "hedgewars-data", "naev-data", "colobot-common-sounds", "starfighter-data",
                   "davegnukem-data", "wizznic-data", "trackballs-data", "marsshooter-data",
                   "fretsonfire-songs-muldjord")
-MIDI_TRAIN_PACKAGES = ("simutrans-data",)  # swing, blues, marches: styles the game soundtracks lack
+MIDI_TRAIN_PACKAGES = ("simutrans-data", "mma")  # swing, blues, latin: styles the game soundtracks lack
 VAL_PACKAGES = ("supertuxkart-data", "fretsonfire-songs-sectoid", "openclonk-data", "miceamaze", "lincity-ng-data")
 IR_PACKAGES = ("csoundqt-examples", "jconvolver-config-files", "rakarrack")
 CROWD_PACKAGES = ("etw-data", "tuxfootball", "scorched3d-data", "lmms-common")
@@ -323,6 +326,32 @@ def close_midi_notes(data: bytes, max_s: float | None = None) -> tuple[bytes, bo
     header = b"MThd" + (6).to_bytes(4, "big") + fmt.to_bytes(2, "big") + len(out_tracks).to_bytes(2, "big") \
         + division.to_bytes(2, "big")
     return header + b"".join(out_tracks), cut
+
+
+# mma (Musical MIDI Accompaniment) grooves rendered as songs: the jazz / latin / swing ones, each played over a
+# chord progression for MMA_BARS bars at a tempo and key drawn from the groove's name (deterministic)
+MMA_GROOVES = re.compile(r"swing|jazz|bossa|samba|rhumba|mambo|chacha|salsa|latin|tango|bebop|bigband|dixie|"
+                         r"blues|beguine|calypso|merengue|bolero|^son$|shuffle|boggie|ragtime|charleston|foxtrot|"
+                         r"quickstep|softshoe|strut|afro-cuban|cubanguitar|evansish|jive|^ska$|zydeco|gypsy")
+MMA_BARS = 48
+MMA_PROGRESSIONS = (  # (bars repeated, final bar)
+    ("Cmaj7 Am7 Dm7 G7", "C6"),
+    ("C7 F7 C7 C7 F7 F7 C7 C7 G7 F7 C7 G7", "C7"),  # 12-bar blues
+    ("Dm7 G7 Cmaj7 Cmaj7 Em7 A7 Dm7 G7 Cmaj7 C7 Fmaj7 Fm6 Em7 A7 Dm7 G7", "Cmaj7"),
+    ("Am Am Dm Dm E7 E7 Am Am F F Dm E7 Am Dm E7 Am", "Am"),
+)
+
+
+def mma_song(groove: str, lib_dir: str) -> tuple[str, dict]:
+    """The text of an mma song playing ``groove`` (a file in ``lib_dir/stdlib``) and its drawn parameters."""
+    seed = int.from_bytes(hashlib.sha256(groove.encode()).digest()[:8], "big")
+    tempo, transpose = 84 + seed % 67, (seed >> 8) % 12 - 5
+    chords, final = MMA_PROGRESSIONS[(seed >> 16) % len(MMA_PROGRESSIONS)]
+    bars = [chords.split()[i % len(chords.split())] for i in range(MMA_BARS - 1)] + [final]
+    lines = [f"SetLibPath {lib_dir}", f"Use stdlib/{groove}", f"Tempo {tempo}", f"Transpose {transpose}",
+             f"Groove {groove}", *bars]
+    return "\n".join(lines) + "\n", {"groove": groove, "tempo_bpm": tempo, "transpose": transpose,
+                                      "bars": MMA_BARS}
 
 
 def _installed(names: Iterable[str]) -> set[str]:
@@ -894,6 +923,9 @@ def _music(ctx: _Context, files: list[str]) -> None:
         _process_music_file(ctx, folder, None, mix, rate, False, source_sha=source_sha,
                             out_rel=f"{song}.flac", song=_song_id(name, song),
                             extra={"stems": [f.split("/")[-1] for f in stems], "mix_gain_db": gain_db})
+    if ctx.package.name == "mma":
+        _mma_songs(ctx, files)
+        return
     for rel in files:
         if ctx.package.midi and rel.lower().endswith((".mid", ".midi")) and MUSIC_PATH.search(_short_rel(rel)):
             _midi_file(ctx, rel)
@@ -927,9 +959,34 @@ def _music(ctx: _Context, files: list[str]) -> None:
                             out_rel=_with_audio_extension(song + ext, src), song=_song_id(name, song))
 
 
-def _midi_file(ctx: _Context, rel: str) -> None:
-    """Render one MIDI file and keep it like any other music file (loop check included)."""
-    src = _fs_path(ctx.root, rel)
+def _mma_songs(ctx: _Context, files: list[str]) -> None:
+    """Generate a MIDI song per jazz / latin / swing groove with the package's own mma, then render it."""
+    share = os.path.join(ctx.root, "usr", "share", "mma")
+    program = os.path.join(ctx.root, "usr", "bin", "mma")
+    work = os.path.join(ctx.root, ".render")
+    os.makedirs(work, exist_ok=True)
+    for rel in files:
+        folder, name = os.path.split(rel)
+        groove = name[:-4]
+        if not (folder.endswith("mma/lib/stdlib") and name.endswith(".mma") and MMA_GROOVES.search(groove)):
+            continue
+        text, params = mma_song(groove, os.path.join(share, "lib"))
+        song, mid = os.path.join(work, f"{groove}.mma"), os.path.join(work, f"{groove}.mid")
+        with open(song, "w") as fh:
+            fh.write(text)
+        try:  # mma finds its modules in the working directory
+            _run([sys.executable, program, "-f", mid, song], cwd=share, timeout=MIDI_TIMEOUT_S)
+        except (RuntimeFailure, subprocess.TimeoutExpired) as exc:
+            ctx.skip(rel, "unrenderable", f"mma failed: {str(exc).rsplit(' failed: ', 1)[-1].strip()}")
+            continue
+        _midi_file(ctx, rel, mid, song_id=groove, extra=params)
+
+
+def _midi_file(ctx: _Context, rel: str, src: str | None = None, *, song_id: str | None = None,
+               extra: dict | None = None) -> None:
+    """Render one MIDI file (``src``, default the package's file ``rel``) and keep it like any other music file
+    (loop check included)."""
+    src = src or _fs_path(ctx.root, rel)
     digest = sha256_file(src)
     if ctx.duplicate(digest, rel):
         return
@@ -945,9 +1002,9 @@ def _midi_file(ctx: _Context, rel: str) -> None:
         ctx.skip(rel, "short", f"{len(data) / rate:.1f} s < {MIN_MUSIC_S:g} s")
         return
     short = _short_rel(rel)
-    song = ctx.unique(song_name(short), os.path.splitext(short)[0])
+    song = song_id or ctx.unique(song_name(short), os.path.splitext(short)[0])
     rendered = {"synth": ctx.tools["version"], "soundfont": os.path.basename(ctx.tools["soundfont"]),
-                "cut_at_s": MIDI_MAX_S if cut else None}
+                "cut_at_s": MIDI_MAX_S if cut else None, **(extra or {})}
     _process_music_file(ctx, rel, None, data, rate, True, source_sha=digest, out_rel=f"{song}.flac",
                         song=_song_id(ctx.package.name, song), extra={"rendered": rendered})
 
@@ -1182,6 +1239,10 @@ def fetch_corpus(out_dir: str, only: Iterable[str] = (), *, download: Callable[[
         log(f"{package.name}: kept {len(result['entries'])} file(s), {seconds / 60:.1f} min; "
             f"skipped {len(result['skipped'])}")
         write_manifest(out_dir)
+    try:
+        os.rmdir(os.path.join(out_dir, ".scratch"))  # each package's scratch folder is already gone
+    except OSError:
+        pass
     return write_manifest(out_dir)
 
 
@@ -1197,4 +1258,10 @@ def list_packages(only: Iterable[str] = (), out_dir: str | None = None) -> list[
             path = _existing(os.path.join(out_dir, "wheels"), p.name, ".whl")
             file, size = (os.path.basename(path), os.path.getsize(path)) if path else (None, None)
         rows.append({"package": p.name, "kind": p.kind, "split": p.split, "file": file, "bytes": size})
+    if any(p.midi for p in packages):  # fluidsynth, its libraries and the soundfont (what is not installed)
+        have = _installed(RENDER_DEBS) - {"fluidsynth", "timgm6mb-soundfont"}
+        needed = [n for n in RENDER_DEBS if n not in have]
+        tool_sizes = print_uris(needed)
+        rows.append({"package": f"render tools ({len(needed)} debs)", "kind": "tools", "split": None,
+                     "file": None, "bytes": sum(size for _, size in tool_sizes.values())})
     return rows
