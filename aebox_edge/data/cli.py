@@ -126,3 +126,30 @@ def preview(dataset_dir, index, out_dir):
         raise InputError(f"--index {index} out of range: {dataset_dir} has {len(reader)} examples")
     for path in write_preview(reader, index, out_dir, warn=_warn):
         click.echo(path)
+
+
+@data.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Corpus folder: debs/, music/<split>/<package>/, irs/, crowd/, manifest.json.")
+@click.option("--list", "list_only", is_flag=True, help="Print each package, its split/kind and download size; "
+                                                         "download nothing.")
+@click.option("--only", multiple=True, metavar="PKG", help="Fetch only these packages (repeatable).")
+def fetch(out_dir, list_only, only):
+    """Fetch the real-music corpus (plus real IRs and crowd) from Debian packages; resumable."""
+    from .fetch import fetch_corpus, list_packages
+
+    if list_only:
+        rows = list_packages(only, out_dir)
+        total = 0
+        for r in rows:
+            size = "?" if r["bytes"] is None else f"{r['bytes'] / 1e6:.1f} MB"
+            total += r["bytes"] or 0
+            click.echo(f"{r['package']:28s} {r['kind']:6s} {r['split'] or '-':6s} {size:>10s}")
+        click.echo(f"{'total':28s} {'':6s} {'':6s} {total / 1e6:>7.1f} MB")
+        return
+    manifest = fetch_corpus(out_dir, only, log=lambda m: click.echo(m, err=True))
+    t = manifest["totals"]
+    for split, s in sorted(t["music"].items()):
+        click.echo(f"music {split}: {s['files']} files, {s['songs']} songs, {s['hours']:.2f} h")
+    click.echo(f"irs: {t['ir']['files']} files; crowd: {t['crowd']['files']} files, {t['crowd']['minutes']:.1f} min")
+    click.echo(f"skipped: {', '.join(f'{k} {v}' for k, v in sorted(t['skipped'].items())) or 'none'}")
