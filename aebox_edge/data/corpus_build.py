@@ -365,7 +365,10 @@ def _corpus_task(task: tuple) -> dict:
     split_index = {"train": 0, "val": 1, "excerpts": 2}[kind]
     seed = np.random.SeedSequence(config.seed, spawn_key=(split_index, _song_key(entry)))
     if kind == "excerpts":
-        items = render_excerpt(x, sr, seed, count, config, assets, options)
+        try:
+            items = render_excerpt(x, sr, seed, count, config, assets, options)
+        except RuntimeFailure as exc:
+            return {"path": rel, "skipped": str(exc)}
         if not items:
             return {"path": rel, "skipped": f"no two non-overlapping non-silent {options.excerpt_seconds:g} s parts"}
         return {"path": rel, "sample_rate": int(sr), "channels": int(x.shape[1]), "items": items}
@@ -379,7 +382,7 @@ def _corpus_task(task: tuple) -> dict:
     for (start, patch), clip_seed in zip(patches, clip_seeds):
         try:
             clip = render_corpus_clip(patch, clip_seed, config, assets, options)
-        except UnusableClip:
+        except (UnusableClip, RuntimeFailure):
             continue
         clips.append({"offset_s": round(start, 4), "examples": clip.examples(config), "record": clip.record})
     if not clips:
