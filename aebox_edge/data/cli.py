@@ -87,27 +87,71 @@ def synth(count, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_s
 
 
 @data.command()
-@click.option("--music", "music_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--music", "music_dir", type=click.Path(file_okay=False),
               help="Folder of audio files (any format soundfile reads, any rate and channel count).")
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False),
+              help="A real-music corpus (manifest.json of 'data fetch') instead of --music: writes OUT/train, "
+                   "OUT/val (split by song, as the corpus splits its packages) and OUT/excerpts; clean = the "
+                   "original song, dirty = style + PA/venue IR + crowd + phone chain (recording gain, AGC, "
+                   "limiter, codec).")
 @click.option("--patches-per-file", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Random non-silent clips cut from each file.")
+              help="Random non-silent clips cut from each file (each song with --corpus, unless sized by "
+                   "--train-examples/--val-examples).")
+@click.option("--train-examples", type=click.IntRange(min=1), default=None,
+              help="With --corpus: about this many train examples, clips spread over the songs by length.")
+@click.option("--val-examples", type=click.IntRange(min=1), default=None,
+              help="With --corpus: about this many val examples, clips spread over the songs by length.")
+@click.option("--excerpts", type=click.IntRange(min=0), default=30, show_default=True,
+              help="With --corpus: whole-excerpt evaluation items from val songs (one per song, two when more "
+                   "are asked than there are songs).")
+@click.option("--excerpt-seconds", type=click.FloatRange(min=1.0), default=15.0, show_default=True,
+              help="With --corpus: length of each excerpt (native rate and channels).")
 @_venue_options
-def build(music_dir, patches_per_file, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap,
-          shard_size, workers, force):
-    """Build examples from a folder of real music."""
+def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples, excerpts, excerpt_seconds,
+          out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers, force):
+    """Build examples from a folder of real music or from a real-music corpus."""
     from ..errors import InputError
+
+    if (music_dir is None) == (corpus_dir is None):
+        raise InputError("give exactly one of --music FOLDER and --corpus FOLDER")
+    config = _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size)
+    if corpus_dir is not None:
+        _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples, val_examples, excerpts,
+                      excerpt_seconds, workers, force)
+        return
     from .dataset import build_dataset
     from .sources import find_audio_files
 
     if not os.path.isdir(music_dir):
         raise InputError(f"music folder {music_dir} does not exist or is not a directory")
-    config = _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size)
     with click.progressbar(length=len(find_audio_files(music_dir)), label="build", file=sys.stderr) as bar:
         manifest = build_dataset(out_dir, music_dir, config, patches_per_file=patches_per_file, workers=workers,
                                  progress=bar.update, warn=_warn, force=force)
     _summary(manifest, out_dir)
     if manifest["skipped"]:
         click.echo(f"skipped {len(manifest['skipped'])} unreadable or unusable file(s); see manifest.json")
+
+
+def _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples, val_examples, excerpts,
+                  excerpt_seconds, workers, force):
+    from ..errors import InputError
+    from .corpus_build import CorpusOptions, build_corpus_dataset, read_corpus, split_songs
+
+    if not os.path.isdir(corpus_dir):
+        raise InputError(f"corpus folder {corpus_dir} does not exist or is not a directory")
+    options = CorpusOptions(patches_per_song=patches_per_file, train_examples=train_examples,
+                            val_examples=val_examples, excerpts=excerpts, excerpt_seconds=excerpt_seconds)
+    splits, _ = split_songs(read_corpus(corpus_dir)["entries"])
+    length = len(splits["train"]) + len(splits["val"]) + options.excerpts
+    with click.progressbar(length=length, label="build", file=sys.stderr) as bar:
+        summary = build_corpus_dataset(out_dir, corpus_dir, config, options, workers=workers,
+                                       progress=bar.update, warn=_warn, force=force)
+    for s, counts in summary["splits"].items():
+        click.echo(f"{s}: {counts['examples']} examples ({counts['clips']} clips) from {counts['songs']} songs "
+                   f"in {os.path.join(out_dir, s)}")
+    click.echo(f"excerpts: {summary['excerpts']} in {os.path.join(out_dir, 'excerpts')}")
+    if summary["skipped"]:
+        click.echo(f"skipped {len(summary['skipped'])} file(s); see build.json")
 
 
 @data.command()

@@ -128,6 +128,8 @@ class Clip:
     rt60_s: float
     dirty: np.ndarray
     clean: np.ndarray
+    record: dict | None = None  # JSON-able description of the draws (corpus builds)
+    extra: dict = field(default_factory=dict)  # per-example scalars stored as extra shard arrays
 
     def examples(self, config: DataConfig) -> list[dict]:
         """The triple (dirty A, clean B, clean A), then, with ``config.swap``, (dirty B, clean A, clean B)."""
@@ -139,7 +141,7 @@ class Clip:
             a, b = halves[::-1] if swapped else halves
             out.append({"input": self.dirty[a].astype(np.float32), "reference": self.clean[b].astype(np.float32),
                         "target": self.clean[a].astype(np.float32), "style": self.style, "style_params": params,
-                        "swapped": swapped, "snr_db": self.snr_db, "rt60_s": self.rt60_s})
+                        "swapped": swapped, "snr_db": self.snr_db, "rt60_s": self.rt60_s, **self.extra})
         return out
 
 
@@ -273,16 +275,16 @@ def _build_task(task: tuple[int, str]) -> dict:
             "clips": clips}
 
 
-def _ordered_map(fn, tasks, workers: int, initargs: tuple):
+def _ordered_map(fn, tasks, workers: int, initargs: tuple, initializer=_init_worker):
     """``map(fn, tasks)`` in order, over ``workers`` spawned processes (inline when 1), with a bounded queue."""
     workers = min(workers, len(tasks))
     if workers <= 1:
-        _init_worker(*initargs)
+        initializer(*initargs)
         for task in tasks:
             yield fn(task)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs) as pool:
         pending = deque()
         for task in tasks:
             pending.append(pool.submit(fn, task))
@@ -297,9 +299,10 @@ def _ordered_map(fn, tasks, workers: int, initargs: tuple):
 class ShardWriter:
     """Collects examples in order and writes them ``shard_size`` at a time."""
 
-    def __init__(self, out_dir: str, config: DataConfig):
+    def __init__(self, out_dir: str, config: DataConfig, extra_arrays: dict | None = None):
         self.out_dir = out_dir
         self.config = config
+        self.extra_arrays = dict(extra_arrays or {})  # name -> numpy dtype of per-example scalars in Clip.extra
         self.buffer: list[dict] = []
         self.shards: list[dict] = []
         self.styles: Counter = Counter()
@@ -328,6 +331,7 @@ class ShardWriter:
             swapped=np.array([e["swapped"] for e in batch], dtype=bool),
             snr_db=np.array([e["snr_db"] for e in batch], dtype=np.float32),
             rt60_s=np.array([e["rt60_s"] for e in batch], dtype=np.float32),
+            **{k: np.array([e[k] for e in batch], dtype=dtype) for k, dtype in self.extra_arrays.items()},
         )
         sha = write_npz(os.path.join(self.out_dir, name), arrays)
         self.shards.append({"file": name, "examples": len(batch), "sha256": sha})

@@ -167,12 +167,13 @@ def convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
 
 
 def trim_ir(ir: np.ndarray, floor_db: float = -80.0, onset_db: float = -20.0,
-            sample_rate: float = 24000) -> np.ndarray:
-    """Drop a measured IR's leading silence (up to 1 ms before the first sample within ``onset_db`` of the peak)
-    and the tail after its energy decay curve falls below ``floor_db``."""
+            sample_rate: float = 24000, lead_ms: float = 1.0) -> np.ndarray:
+    """Drop a measured IR's leading silence (up to ``lead_ms`` before the first sample within ``onset_db`` of the
+    peak; 0 puts that onset at sample 0, so the IR does not delay what it is convolved with) and the tail after its
+    energy decay curve falls below ``floor_db``."""
     mag = np.abs(ir)
     onset = int(np.argmax(mag >= mag.max() * 10.0 ** (onset_db / 20.0)))
-    ir = ir[max(0, onset - int(0.001 * sample_rate)):]
+    ir = ir[max(0, onset - int(lead_ms * 1e-3 * sample_rate)):]
     edc = np.cumsum(ir[::-1] ** 2)[::-1]
     end = int(np.searchsorted(-edc, -edc[0] * 10.0 ** (floor_db / 10.0)))
     return ir[: max(end, 1)]
