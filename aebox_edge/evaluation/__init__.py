@@ -1,0 +1,1 @@
+"""Evaluation of aebox-edge: the real-music device-path evaluation with peers (``realmusic``)."""
