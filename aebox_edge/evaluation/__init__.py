@@ -1,2 +1,3 @@
 """Host-side evaluation: the paper's metrics (``metrics``) and their tables (``tables``), the non-neural Baseline
-(``baseline``), figures (``plots``) and the ``aebox-edge demo`` (``demo``)."""
+(``baseline``), figures (``plots``), the ``aebox-edge demo`` (``demo``) and the real-music device-path evaluation
+with peers (``realmusic``)."""

@@ -57,17 +57,48 @@ def train(out_dir, data, resume, **options):
 
 
 @click.command("eval")
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True),
-              help="A run directory, a model.keras, or a model.tflite.")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Dataset directory of held-out examples.")
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="A run directory, a model.keras, or a model.tflite (--excerpts: the .tflite that run uses).")
+@click.option("--data", type=click.Path(),
+              help="Dataset directory of held-out examples (analysis-rate clips; rows Corrupt, Baseline, model).")
+@click.option("--excerpts", type=click.Path(),
+              help="Real-music excerpts directory (excerpts.json from 'aebox-edge data build'): whole excerpts at "
+                   "their native rate through run's own code, beside a loudness match, the Baseline and Matchering. "
+                   "No TensorFlow.")
+@click.option("--model-float", type=click.Path(),
+              help="--excerpts: a float32 .tflite for the float row, made with 'aebox-edge export --model "
+                   "models/aebox_edge_edge.keras --quantize none --out models/aebox_edge_edge_float32.tflite' "
+                   "[default: the row is left out].")
+@click.option("--ceiling", is_flag=True,
+              help="--excerpts: add the chain's ceiling, its 24 parameters fitted to each target (slow).")
+@click.option("--ceiling-evals", type=click.IntRange(min=1), default=1500, show_default=True,
+              help="--excerpts --ceiling: objective evaluations per song.")
+@click.option("--limit", type=click.IntRange(min=1), help="--excerpts: only the first N items.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the results as JSON here.")
 @click.option("--figures", type=click.Path(file_okay=False),
-              help="Write spectrogram and waveform figures of the first clips here.")
+              help="Write spectrogram (and waveform / parameter-track) figures of the first clips here.")
 @click.option("--figure-count", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-def evaluate(model_path, data, json_out, figures, figure_count, batch_size):
-    """Evaluate a model against the Corrupt and Baseline rows (MSD, SCE, RMS, LUFS; mean +- std over clips)."""
+def evaluate(model_path, data, excerpts, model_float, ceiling, ceiling_evals, limit, json_out, figures,
+             figure_count, batch_size):
+    """Evaluate a model against the Corrupt and Baseline rows (MSD, SCE, RMS, LUFS), on a dataset (--data; mean
+    +- std over clips) or on real-music excerpts through the device path (--excerpts; mean / median, items beating
+    Corrupt)."""
+    from aebox_edge.errors import InputError
+
+    if (data is None) == (excerpts is None):
+        raise InputError("give exactly one of --data DIR and --excerpts DIR")
+    if excerpts is not None:
+        _evaluate_excerpts(model_path, excerpts, model_float, ceiling, ceiling_evals, limit, json_out, figures,
+                           figure_count)
+        return
+    extra = [name for name, value in (("--model-float", model_float), ("--ceiling", ceiling), ("--limit", limit))
+             if value]
+    if extra:
+        raise InputError(f"{', '.join(extra)}: only with --excerpts")
+    for path, option in ((model_path, "--model"), (data, "--data")):
+        if not os.path.exists(path):
+            raise InputError(f"{path}: does not exist ({option})")
     from aebox_edge.data.dataset import open_dataset
     from aebox_edge.io.atomic import write_json
 
@@ -79,6 +110,26 @@ def evaluate(model_path, data, json_out, figures, figure_count, batch_size):
     with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
         result = evaluate_model(model_path, data, batch_size=batch_size, figures=figures,
                                 figure_count=figure_count, progress=bar.update, loaded=loaded)
+    click.echo(result["table"])
+    if json_out:
+        write_json(json_out, result)
+        click.echo(f"results written to {json_out}")
+
+
+def _evaluate_excerpts(model_path, excerpts, model_float, ceiling, ceiling_evals, limit, json_out, figures,
+                       figure_count):
+    """The --excerpts mode: every path is checked before scipy, the interpreter or any peer is imported; TensorFlow
+    never is."""
+    from aebox_edge.evaluation import realmusic
+    from aebox_edge.io.atomic import write_json
+
+    realmusic.check_excerpts(excerpts, limit)
+    realmusic.check_model(model_path, "--model")
+    realmusic.check_model(model_float, "--model-float")
+    realmusic.check_outputs(json_out, figures)
+    result = realmusic.evaluate_excerpts(excerpts, model_path, model_float, ceiling=ceiling,
+                                         ceiling_evals=ceiling_evals, limit=limit, figures=figures,
+                                         figure_count=figure_count, echo=lambda line: click.echo(line, err=True))
     click.echo(result["table"])
     if json_out:
         write_json(json_out, result)
