@@ -37,7 +37,7 @@ from scipy import signal
 
 from ddsp_kernels import apply_chain
 
-from ..audio import read, resample, write
+from ..io.audio import read, resample, write
 from ..errors import AudioError, InputError, RuntimeFailure
 from .crowd import crowd_noise, scale_to_snr
 from .dataset import (MANIFEST, MAX_DRAWS, Clip, DataConfig, ShardWriter, UnusableClip, _manifest,

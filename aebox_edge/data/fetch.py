@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from ..errors import InputError, RuntimeFailure
+from ..io.atomic import atomic_path, sha256_file, write_json
 
 MANIFEST_FORMAT = "aebox-edge-corpus"
 MANIFEST_VERSION = 1
@@ -596,10 +597,6 @@ def _fs_path(root: str, rel: str) -> str:
 
 # ---- audio analysis -------------------------------------------------------------------------------------------
 
-def sha256_file(path: str) -> str:
-    from ..model_metadata import sha256_file as sha
-
-    return sha(path)
 
 
 def read_audio(path: str):
@@ -748,7 +745,7 @@ def mix_stems(stems: list[tuple]) -> tuple:
     returns ``(mix, rate, gain_db)``."""
     import numpy as np
 
-    from ..audio import resample
+    from ..io.audio import resample
 
     rate = stems[0][1]
     parts = []
@@ -805,13 +802,12 @@ def _with_audio_extension(name: str, src: str) -> str:
 
 def _atomic_copy(src: str, dst: str) -> None:
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _write_flac(dst: str, data, rate: int) -> None:
-    from ..audio import write
+    from ..io.audio import write
 
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     write(dst, data, rate, format="FLAC", subtype="PCM_24", overwrite=True)
@@ -1144,9 +1140,7 @@ def process_package(package: Package, archive: str, out_dir: str, seen: dict[str
 # ---- the whole corpus -----------------------------------------------------------------------------------------
 
 def _write_json(path: str, data: dict) -> None:
-    from ..run_file import write_json
-
-    write_json(path, data)
+    write_json(path, data, indent=1)
 
 
 def _done_path(out_dir: str, name: str) -> str:

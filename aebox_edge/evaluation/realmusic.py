@@ -12,7 +12,7 @@ al. 2022). Rows, all on the same items in one run:
 - **Matchering**: Matchering 2 (``matchering.process`` on the files; a GPL peer used through its public API only,
   never imported by the package itself); its output is read back, resampled to the item's rate if it differs and
   cut or zero-padded to the target's length. Says "not installed" when it cannot be imported.
-- **Model int8 / float**: ``run_file.enhance_file`` with an ``Enhancer`` and default options, exactly what
+- **Model int8 / float**: ``runtime.enhance_file`` with an ``Enhancer`` and default options, exactly what
   ``aebox-edge run`` does, on the excerpt files (outputs in a temporary directory). The float row needs a float32
   export (``FLOAT_EXPORT_HINT``); without one the row is left out with a note.
 - **Ceiling** (``ceiling=True``): the chain's own 24 parameters fitted per song against the target (a cheating upper
@@ -40,11 +40,12 @@ from typing import Callable
 
 import numpy as np
 
-from aebox_edge import audio
-from aebox_edge.baseline import loudness_match, match_reference
+from aebox_edge.io import audio
+from aebox_edge.evaluation.baseline import loudness_match, match_reference
 from aebox_edge.errors import InputError
-from aebox_edge.metrics import _FORMATS, _LABELS, METRICS, summarize
-from aebox_edge.metrics import evaluate as clip_metrics
+from aebox_edge.evaluation.metrics import METRICS
+from aebox_edge.evaluation.metrics import evaluate as clip_metrics
+from aebox_edge.evaluation.tables import _FORMATS, _LABELS, summarize
 
 EXCERPTS_FORMAT = "aebox-edge-excerpts"
 EXCERPTS_FILE = "excerpts.json"
@@ -210,7 +211,7 @@ def matchering_peer(item: Item, ctx: Context):
 
 def device_model(key: str, item: Item, ctx: Context):
     """``aebox-edge run INPUT --reference REF -o OUT --params-out P`` with default options, via ``enhance_file``."""
-    from aebox_edge.run_file import enhance_file
+    from aebox_edge.runtime import enhance_file
 
     out = os.path.join(ctx.workdir, f"{item.id}_{key}.wav")
     params = os.path.join(ctx.workdir, f"{item.id}_{key}.params.json")
@@ -247,7 +248,7 @@ def fit_chain(x: np.ndarray, target: np.ndarray, sample_rate: int, *, max_evals:
     """
     from scipy.optimize import minimize
 
-    from aebox_edge.features import FRONT_ENDS, log_mel
+    from aebox_edge.frontend import FRONT_ENDS, log_mel
     from ddsp_kernels import PARAM_SPEC, apply_chain
 
     start_time = time.perf_counter()
@@ -410,7 +411,7 @@ def format_table(rows: dict, notes: list[str] = ()) -> str:
 
 
 def _figures(figures: str, item: Item, outputs: dict, labels: dict) -> list[str]:
-    from aebox_edge.plots import plot_param_track, plot_spectrograms
+    from aebox_edge.evaluation.plots import plot_param_track, plot_spectrograms
 
     signals = {"Input (Corrupt)": item.input, "Reference": item.reference, "Target": item.target}
     signals.update({labels[k]: out.audio for k, out in outputs.items() if k != "corrupt"})

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from scipy.signal import lfilter
 
-from aebox_edge import audio
+from aebox_edge.io import audio
 from aebox_edge.cli import main
 from aebox_edge.evaluation.realmusic import format_table, summarize_row
-from aebox_edge.metrics import METRICS
-from aebox_edge.metrics import evaluate as clip_metrics
-from test_runtime_support import music, run_subprocess, write_audio
+from aebox_edge.evaluation.metrics import METRICS
+from aebox_edge.evaluation.metrics import evaluate as clip_metrics
+from support import music, run_subprocess, write_audio
 
 ROW_KEYS = ["corrupt", "loudness", "baseline", "matchering", "int8", "float", "ceiling"]
 RATE = 44100
@@ -47,7 +47,7 @@ def _excerpts(directory, count=2, seconds=3.0):
 @pytest.fixture(scope="module")
 def float_model(tmp_path_factory):
     """The test analyser exported as float32 (``--quantize none``), as ``--model-float`` takes it."""
-    from test_runtime_support import exported_model
+    from support import exported_model
 
     from export.convert import export_tflite
 
@@ -108,7 +108,7 @@ def test_every_row_and_field_through_run(tmp_path, model, float_model, enhancer)
         assert mean == pytest.approx(row["mean"], rel=1e-12)
 
     # the int8 row is what `aebox-edge run` writes, scored: same code, same default options
-    from aebox_edge.run_file import enhance_file
+    from aebox_edge.runtime import enhance_file
 
     enhance_file(enhancer, str(data / "0000_input.wav"), str(data / "0000_reference.wav"), str(tmp_path / "run.wav"))
     ran, _ = audio.read(tmp_path / "run.wav")

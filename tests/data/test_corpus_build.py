@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from aebox_edge.audio import resample
+from aebox_edge.io.audio import resample
 from aebox_edge.cli import main
 from aebox_edge.data.corpus_build import CorpusOptions, allocate_patches, build_corpus_dataset, split_songs
 from aebox_edge.data.dataset import DataConfig, open_dataset
