@@ -120,6 +120,11 @@ class LoudnessMeter:
         per_block = int(round(BLOCK_S / STEP_S))
         return gated_loudness(self._blocks(np.asarray(self._steps), per_block))
 
+    def recent(self, seconds: float) -> float:
+        """Gated loudness (LUFS) of the last ``seconds`` (BS.1770 gating over that span; ``-inf`` if silent)."""
+        steps = np.asarray(self._steps[-max(1, int(round(seconds / STEP_S))):])
+        return gated_loudness(self._blocks(steps, int(round(BLOCK_S / STEP_S))))
+
     def short_term(self) -> float:
         """Ungated loudness (LUFS) of the last 3 s (of all there is when shorter); ``-inf`` before 100 ms."""
         steps = np.asarray(self._steps[-int(round(SHORT_TERM_S / STEP_S)):])

@@ -17,7 +17,7 @@ from .biquads import rbj_sos
 from .spec import EQ_BANDS, PARAM_SPEC
 
 N_FFT = 4096
-BAND_CENTRES_HZ = tuple(float(f) for f in 31.5 * 2.0 ** (np.arange(29) / 3.0))  # 31.5 Hz .. 10.2 kHz, 1/3 oct
+BAND_CENTRES_HZ = tuple(float(f) for f in 31.5 * 2.0 ** (np.arange(29) / 3.0))  # 31.5 Hz .. 20.3 kHz, 1/3 oct
 MAX_DIFF_DB = 18.0
 FLOOR_DB = -120.0
 P_EPS = 0.02  # normalized values are kept in [P_EPS, 1 - P_EPS] so their logits are finite
@@ -27,33 +27,54 @@ _EQ_NAMES = tuple(f"{band}_{what}" for band in EQ_BANDS for what in ("gain_db", 
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
 
 
-def band_levels_db(audio, sample_rate: float) -> np.ndarray:
-    """Long-term power in third-octave bands at ``BAND_CENTRES_HZ`` in dB, of audio (samples,) or (samples,
-    channels) (channels averaged in power); bands above Nyquist or empty read ``FLOOR_DB``.
+class BandLevels:
+    """Long-term third-octave band levels accumulated over blocks of audio at ``sample_rate`` (Welch frames do not
+    straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block."""
 
-    Raises
-    ------
-    ValueError
-        If the audio is empty.
-    """
-    x = np.asarray(audio, dtype=np.float64)
-    x = x.mean(axis=1) if x.ndim == 2 else x
-    if x.size == 0:
-        raise ValueError("cannot measure band levels of empty audio")
-    n = min(N_FFT, x.size)
-    starts = np.arange(0, max(x.size - n, 0) + 1, max(n // 2, 1))
-    frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
-    power = np.mean(np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)) ** 2, axis=0)
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
-    csum = np.concatenate([[0.0], np.cumsum(power)])
-    centres = np.asarray(BAND_CENTRES_HZ)
-    lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
-    hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
-    band = (csum[np.minimum(hi, freqs.size)] - csum[np.minimum(lo, freqs.size - 1)]) / (hi - lo)
-    with np.errstate(divide="ignore"):
-        level = 10.0 * np.log10(band / N_FFT)
-    level[~np.isfinite(level) | (centres * 2.0 ** (1 / 6) > sample_rate / 2)] = FLOOR_DB
-    return np.maximum(level, FLOOR_DB)
+    def __init__(self, sample_rate: float):
+        self.sample_rate = float(sample_rate)
+        self._power = np.zeros(N_FFT // 2 + 1)
+        self._frames = 0
+
+    def add(self, audio) -> "BandLevels":
+        """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
+        x = np.asarray(audio, dtype=np.float64)
+        x = x.mean(axis=1) if x.ndim == 2 else x
+        if x.size:
+            n = min(N_FFT, x.size)
+            starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
+            frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
+            self._power += np.sum(np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)) ** 2, axis=0)
+            self._frames += len(starts)
+        return self
+
+    def levels_db(self) -> np.ndarray:
+        """Power per band at ``BAND_CENTRES_HZ`` in dB; bands above Nyquist or empty read ``FLOOR_DB``.
+
+        Raises
+        ------
+        ValueError
+            If no audio was added.
+        """
+        if self._frames == 0:
+            raise ValueError("cannot measure band levels of empty audio")
+        power = self._power / self._frames
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / self.sample_rate)
+        csum = np.concatenate([[0.0], np.cumsum(power)])
+        centres = np.asarray(BAND_CENTRES_HZ)
+        lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
+        hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
+        band = (csum[np.minimum(hi, freqs.size)] - csum[np.minimum(lo, freqs.size - 1)]) / (hi - lo)
+        with np.errstate(divide="ignore"):
+            level = 10.0 * np.log10(band / N_FFT)
+        level[~np.isfinite(level) | (centres * 2.0 ** (1 / 6) > self.sample_rate / 2)] = FLOOR_DB
+        return np.maximum(level, FLOOR_DB)
+
+
+def band_levels_db(audio, sample_rate: float) -> np.ndarray:
+    """Long-term power in third-octave bands at ``BAND_CENTRES_HZ`` in dB of audio (samples,) or (samples,
+    channels) (:class:`BandLevels` of one block). Raises ValueError for empty audio."""
+    return BandLevels(sample_rate).add(audio).levels_db()
 
 
 def spectral_difference_db(input_levels_db, reference_levels_db) -> np.ndarray:
