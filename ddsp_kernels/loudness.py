@@ -62,7 +62,8 @@ def gated_loudness(block_power: np.ndarray) -> float:
 
 class LoudnessMeter:
     """Streaming BS.1770 meter: ``process`` blocks of any size (samples,) or (samples, channels), then read
-    :meth:`integrated` (gated, the whole stream so far) or :meth:`short_term` (ungated, the last 3 s).
+    :meth:`integrated` (gated, the whole stream so far), :meth:`recent` (gated, the last seconds),
+    :meth:`short_term` (ungated, the last 3 s) or :meth:`momentary` (ungated, the last 400 ms).
 
     Memory grows by one float per 100 ms (27 kB an hour). A trailing part shorter than 100 ms is not counted.
 
@@ -124,6 +125,13 @@ class LoudnessMeter:
         """Gated loudness (LUFS) of the last ``seconds`` (BS.1770 gating over that span; ``-inf`` if silent)."""
         steps = np.asarray(self._steps[-max(1, int(round(seconds / STEP_S))):])
         return gated_loudness(self._blocks(steps, int(round(BLOCK_S / STEP_S))))
+
+    def momentary(self, seconds: float = BLOCK_S) -> float:
+        """Ungated loudness (LUFS) of the last ``seconds`` (400 ms: BS.1770's momentary loudness; at least one
+        100 ms step); ``-inf`` before that much was processed."""
+        n = max(1, int(round(seconds / STEP_S)))
+        steps = np.asarray(self._steps[-n:])
+        return float(_to_lufs(steps.mean())) if steps.size == n else float("-inf")
 
     def short_term(self) -> float:
         """Ungated loudness (LUFS) of the last 3 s (of all there is when shorter); ``-inf`` before 100 ms."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .biquads import rbj_sos
-from .spec import EQ_BANDS, PARAM_SPEC
+from .spec import BANDS, PARAM_SPEC
 
 N_FFT = 4096
 BAND_CENTRES_HZ = tuple(float(f) for f in 31.5 * 2.0 ** (np.arange(29) / 3.0))  # 31.5 Hz .. 20.3 kHz, 1/3 oct
@@ -23,7 +23,7 @@ FLOOR_DB = -120.0
 P_EPS = 0.02  # normalized values are kept in [P_EPS, 1 - P_EPS] so their logits are finite
 _ITERATIONS = 12
 _PRIOR = 1e-2  # Tikhonov weight (per dB^2 of residual and per band) toward the flat start
-_EQ_NAMES = tuple(f"{band}_{what}" for band in EQ_BANDS for what in ("gain_db", "freq_hz", "q"))
+_EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db", "freq_hz", "q"))
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
 
 
@@ -91,13 +91,13 @@ def spectral_difference_db(input_levels_db, reference_levels_db) -> np.ndarray:
 
 def eq_response_db(eq01: np.ndarray, sample_rate: float, freqs_hz=BAND_CENTRES_HZ) -> np.ndarray:
     """Magnitude response in dB of the 6-band EQ at ``freqs_hz`` for normalized EQ values ``eq01`` (..., 18) in
-    the order ``<band>_gain_db, <band>_freq_hz, <band>_q`` per band of ``EQ_BANDS``; returns (..., len(freqs))."""
+    the order ``<band>_gain_db, <band>_freq_hz, <band>_q`` per band of ``BANDS``; returns (..., len(freqs))."""
     eq01 = np.asarray(eq01, dtype=np.float64)
     z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
     total = 0.0
-    for i, band in enumerate(EQ_BANDS):
+    for i, band in enumerate(BANDS):
         phys = [PARAM_SPEC[_EQ_NAMES[3 * i + k]].to_physical(eq01[..., 3 * i + k]) for k in range(3)]
-        sos = rbj_sos("peak" if band.startswith("peak") else band, phys[1], phys[0], phys[2], sample_rate)
+        sos = rbj_sos(band.kind, phys[1], phys[0], phys[2], sample_rate)
         b, a = sos[..., None, :3], sos[..., None, 3:]
         h = (b[..., 0] + b[..., 1] * z + b[..., 2] * z * z) / (a[..., 0] + a[..., 1] * z + a[..., 2] * z * z)
         total = total + 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))

@@ -6,8 +6,8 @@
   by the OS whatever happens), its integrated loudness gives one gain, and the second pass scales it into the
   output. Memory stays flat; the extra cost is one write and read of float32 audio.
 - Live: :class:`RunningLevel` meters the chain's output, and its gain follows the gated loudness of the last
-  ``window_s`` seconds (400 ms blocks below the absolute gate are left out, so a pause holds the gain) at no more
-  than ``slew_db_per_s``, ramped per sample within each block (no zipper noise).
+  ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block (no
+  zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ddsp_kernels.loudness import LoudnessMeter, integrated_loudness, match_gain_db
+from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
 
 LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
@@ -65,7 +65,10 @@ class RunningLevel:
         self.gain_db = 0.0
 
     def target_db(self) -> float:
-        """The gain the stage moves toward now (0 dB until 400 ms of non-silent output were metered)."""
+        """The gain the stage moves toward now: the current gain while the last 100 ms are below the absolute gate
+        (a pause or silence holds it; 0 dB until 400 ms of sound were metered)."""
+        if not self._meter.momentary(0.1) > ABSOLUTE_GATE_LUFS:
+            return self.gain_db
         loudness = self._meter.recent(self.window_s)
         return self.gain_db if not np.isfinite(loudness) else match_gain_db(loudness, self.reference_lufs)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ddsp_kernels.loudness import LoudnessMeter
-from ddsp_kernels.match import BandLevels, analytic_params, combine, spectral_difference_db
+from ddsp_kernels.match import BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
 from ..frontend import match_inputs
 
@@ -51,8 +51,6 @@ def window_inputs(window: np.ndarray, sample_rate: int, analysis_mono: np.ndarra
                   reference: ReferenceMatch) -> tuple[np.ndarray, np.ndarray]:
     """``(match_features, native band levels)`` of one analysis window (its audio at the file's rate and its mono
     mix at the analysis rate)."""
-    from ddsp_kernels.match import band_levels_db
-
     features, _ = match_inputs(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db,
                                analysis_rate)
     return features, band_levels_db(window, sample_rate)
@@ -62,8 +60,3 @@ def analytic_fits(native_levels_db: np.ndarray, sample_rate: int, reference: Ref
     """The analytic fits (windows, 24) of windows' native band levels (windows, bands) to the reference's."""
     difference = spectral_difference_db(native_levels_db, reference.levels_native_db)
     return analytic_params(difference, sample_rate)
-
-
-def corrected(analytic01: np.ndarray, corrections: np.ndarray) -> np.ndarray:
-    """The predicted normalized parameters (float32): the corrections applied to the analytic fits."""
-    return combine(analytic01, corrections).astype(np.float32)

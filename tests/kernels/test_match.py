@@ -48,13 +48,13 @@ def test_identical_signals_give_the_flat_eq():
 def test_response_matches_the_filters():
     from scipy.signal import sosfreqz
 
-    from ddsp_kernels import eq_sos
+    from ddsp_kernels import eq_bands, eq_sos
 
     p01 = np.random.default_rng(3).uniform(0.1, 0.9, 24)
     physical = PARAM_SPEC.to_physical(p01)
     eq01 = np.concatenate([[p01[PARAM_SPEC.index(f"{b}_{k}")] for k in ("gain_db", "freq_hz", "q")]
                            for b in EQ_BANDS])
-    _, h = sosfreqz(eq_sos(SR, physical), worN=np.asarray(BAND_CENTRES_HZ), fs=SR)
+    _, h = sosfreqz(eq_sos(SR, eq_bands(physical)), worN=np.asarray(BAND_CENTRES_HZ), fs=SR)
     np.testing.assert_allclose(eq_response_db(eq01, SR), 20 * np.log10(np.abs(h)), atol=1e-6)
 
 
