@@ -206,3 +206,26 @@ def fit_window(audio, config):
 def analysis_features(input_audio, reference_audio, config):
     """The network's two inputs: ``log_mel(fit_window(.))`` of input and reference, each ``(frames, n_mels, 1)``."""
     return tuple(log_mel(fit_window(a, config), config)[..., None] for a in (input_audio, reference_audio))
+
+
+MATCH_FEATURES = "match_features"  # the third input of a correction analyser (edge)
+
+
+def match_inputs(input_levels_db, reference_levels_db, sample_rate):
+    """A correction analyser's match inputs from the band levels (``ddsp_kernels.match.band_levels_db``) of input and
+    reference: ``(match_features, analytic01)``, the spectral difference curve (..., bands) and the analytic fit of
+    all 24 normalized parameters (..., 24), both float32 (``ddsp_kernels.match``)."""
+    from ddsp_kernels.match import analytic_params, spectral_difference_db
+
+    difference = spectral_difference_db(input_levels_db, reference_levels_db)
+    return difference.astype(np.float32), analytic_params(difference, sample_rate).astype(np.float32)
+
+
+def clip_match_inputs(input_audio, reference_audio, config):
+    """:func:`match_inputs` of batches of clips (batch, samples) at ``config.sample_rate``, each clip measured
+    whole (``fit_window``), as training, evaluation and export calibration feed a correction analyser."""
+    from ddsp_kernels.match import band_levels_db
+
+    levels = [np.stack([band_levels_db(fit_window(a, config), config.sample_rate) for a in np.atleast_2d(batch)])
+              for batch in (input_audio, reference_audio)]
+    return match_inputs(levels[0], levels[1], config.sample_rate)

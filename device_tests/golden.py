@@ -45,7 +45,7 @@ def predict(enhancer, pair: np.ndarray) -> np.ndarray:
     """Normalized parameters for one stored (input, reference) int16 pair at the analysis rate."""
     x, reference = (np.asarray(a, np.float32) / 32767 for a in pair)
     rate = enhancer.analysis_rate
-    return enhancer.predict(enhancer.features(x, rate), enhancer.features(reference, rate))
+    return enhancer.predict(*enhancer.prepare(x, reference, rate))
 
 
 def load_golden(model_path: str) -> dict | None:

@@ -9,10 +9,12 @@ one seeded permutation of its examples (a clip's swapped twin may land in the ot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from aebox_edge.errors import InputError
-from aebox_edge.frontend import analysis_features
+from aebox_edge.frontend import analysis_features, clip_match_inputs
 
 
 def synthetic_pairs(start: int, count: int, seed: int):
@@ -47,42 +49,62 @@ def dataset_pairs(root: str, n_calibration: int, n_verify: int, seed: int):
     return pairs(calib_idx), pairs(verify_idx)
 
 
-def features(pairs, config, progress=None):
-    """Stack the front end's features of ``pairs``: (inputs, references, input audio), the first two shaped
-    (n, frames, n_mels, 1) float32, the audio (n, window_samples). ``progress(1)`` is called per clip."""
-    inputs, references, audio = [], [], []
+@dataclass(frozen=True)
+class Clips:
+    """Prepared clips: ``inputs``, the model's input arrays in its input order (the input's and the reference's
+    features (n, frames, n_mels, 1), and a correction model's match features (n, bands)); ``analytic``, the
+    analytic fits (n, 24) a correction model corrects (None otherwise); ``audio``, the dirty inputs (n, samples)."""
+
+    inputs: tuple[np.ndarray, ...]
+    analytic: np.ndarray | None
+    audio: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    def example(self, i: int) -> tuple:
+        """The arguments of the runtime's ``Analyser.predict`` for clip ``i``."""
+        return (*(a[i] for a in self.inputs), *(() if self.analytic is None else (self.analytic[i],)))
+
+
+def features(pairs, config, progress=None, correction: bool = False) -> Clips:
+    """The :class:`Clips` of ``pairs`` (input, reference audio at ``config.sample_rate``); ``correction`` adds the
+    match features and analytic fits (``aebox_edge.frontend.clip_match_inputs``). ``progress(1)`` per clip."""
+    inputs, references, audio, reference_audio = [], [], [], []
     for x, ref in pairs:
         feat_x, feat_ref = analysis_features(x, ref, config)
         inputs.append(feat_x)
         references.append(feat_ref)
         audio.append(np.asarray(x, dtype=np.float32))
+        reference_audio.append(np.asarray(ref, dtype=np.float32))
         if progress is not None:
             progress(1)
     if not inputs:
         raise InputError("no clips to calibrate or verify with")
-    return np.stack(inputs), np.stack(references), np.stack(audio)
+    audio, arrays = np.stack(audio), (np.stack(inputs), np.stack(references))
+    if not correction:
+        return Clips(arrays, None, audio)
+    match, analytic = clip_match_inputs(audio, np.stack(reference_audio), config)
+    return Clips((*arrays, match), analytic, audio)
 
 
 def clip_sets(config, n_calibration: int, n_verify: int, seed: int = 0, data_dir: str | None = None,
-              progress=None):
-    """Features of the calibration clips (``n_calibration`` may be 0) and of the held-out verification clips.
-
-    Returns ``(calibration, verification)``, each ``(inputs, references, input audio)`` as :func:`features` makes
-    them (``calibration`` is None when ``n_calibration`` is 0).
-    """
+              progress=None, correction: bool = False):
+    """:class:`Clips` of the calibration clips (``n_calibration`` may be 0: None) and of the held-out verification
+    clips, ``(calibration, verification)``; ``correction`` as in :func:`features`."""
     if data_dir is not None:
         calib_pairs, verify_pairs = dataset_pairs(data_dir, n_calibration, n_verify, seed)
     else:
         calib_pairs = synthetic_pairs(0, n_calibration, seed)
         verify_pairs = synthetic_pairs(n_calibration, n_verify, seed)
-    calibration = features(calib_pairs, config, progress) if n_calibration else None
-    return calibration, features(verify_pairs, config, progress)
+    calibration = features(calib_pairs, config, progress, correction) if n_calibration else None
+    return calibration, features(verify_pairs, config, progress, correction)
 
 
-def representative_dataset(inputs, references, input_names):
-    """The converter's representative dataset: one dict ``{input name: (1, frames, n_mels, 1)}`` per clip, in the
-    order of ``input_names`` (dirty input's features, reference's features)."""
+def representative_dataset(clips: Clips, input_names):
+    """The converter's representative dataset: one dict ``{input name: batch-1 array}`` per clip, the names in the
+    order of ``clips.inputs``."""
     def generate():
-        for x, ref in zip(inputs, references):
-            yield dict(zip(input_names, (x[None], ref[None])))
+        for i in range(len(clips)):
+            yield {name: a[i][None] for name, a in zip(input_names, clips.inputs)}
     return generate

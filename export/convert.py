@@ -32,7 +32,9 @@ from aebox_edge.runtime.analyser import SIGNATURE_KEY
 from aebox_edge.runtime.enhancer import Enhancer
 from aebox_edge.runtime.inspect import delegation, invoke_time_ms
 from aebox_edge.runtime.metadata import build_metadata, metadata_path, write_metadata
+from aebox_edge.training.networks import output_kind
 from aebox_edge.training.saved import load_saved_analyser, model_front_end
+from ddsp_kernels.match import combine
 
 from . import calibration, verify
 
@@ -103,7 +105,7 @@ def _converter_message(exc: Exception) -> str:
     return "; ".join(messages)[:500] or f"{type(exc).__name__}: {str(exc)[:500]}"
 
 
-def _metadata(model_path, front_end, quantize, input_names, source, run_config) -> dict:
+def _metadata(model_path, front_end, quantize, input_names, output_kind, source, run_config) -> dict:
     """The metadata of the converted model at ``model_path`` (``aebox_edge.runtime.metadata.build_metadata``)."""
     import tensorflow as tf
 
@@ -113,9 +115,10 @@ def _metadata(model_path, front_end, quantize, input_names, source, run_config) 
     if sorted(signature["inputs"]) != sorted(input_names) or len(signature["outputs"]) != 1:
         raise ExportFailure(f"converted signature {signature} does not match the Keras inputs {input_names}")
     return build_metadata(model_path, front_end=front_end, quantization=quantize, input_names=input_names,
-                          output_name=signature["outputs"][0], model_config=front_end.name, training=run_config,
+                          output_name=signature["outputs"][0], model_config=front_end.name, output_kind=output_kind,
+                          training=run_config,
                           extra={"signature_key": SIGNATURE_KEY,
-                                 "input_shape": [1, *front_end.shape, 1],  # each input tensor, batch 1
+                                 "input_shape": [1, *front_end.shape, 1],  # each feature tensor, batch 1
                                  "tensorflow_version": tf.__version__,
                                  "source_model": None if source is None else {
                                      "path": source, "sha256": sha256_file(source)}})
@@ -128,11 +131,11 @@ def _remove(path: str) -> None:
 
 def convert(model, quantize: str, calib, input_names: list[str]) -> bytes:
     """The TFLite flatbuffer of the Keras ``model`` (via a batch-1 SavedModel); int8 calibrates on ``calib``
-    (``calibration.features``' triple, or None for the other modes)."""
+    (``calibration.Clips``, or None for the other modes)."""
     with tempfile.TemporaryDirectory() as saved_model_dir:
         model.export(saved_model_dir, format="tf_saved_model", verbose=False,
                      input_signature=[_batch_one_signature(model)])
-        representative = calibration.representative_dataset(*calib[:2], input_names) if calib else None
+        representative = calibration.representative_dataset(calib, input_names) if calib else None
         return convert_saved_model(saved_model_dir, quantize, representative)
 
 
@@ -141,22 +144,24 @@ def verify_converted(path: str, model, clips, limits: dict[str, float], timing_r
     ai_edge_litert) on the verification ``clips`` and compare it with the float Keras ``model``: the report's
     ``verification`` (``source`` describes the clips), ``delegation`` and ``invoke_ms`` entries, and ``passed``.
     Raises ``ExportFailure`` when the float model produces non-finite parameters."""
-    inputs, references, audio = clips
     enhancer = Enhancer(path, num_threads=1)
-    p_test = np.stack([enhancer.predict(x, ref) for x, ref in zip(inputs, references)])
-    p_float = np.asarray(model.predict([inputs, references], batch_size=8, verbose=0), dtype=np.float32)
+    p_test = np.stack([enhancer.predict(*clips.example(i)) for i in range(len(clips))])
+    p_float = np.asarray(model.predict(list(clips.inputs), batch_size=8, verbose=0), dtype=np.float32)
+    if clips.analytic is not None:  # a correction model: compare the parameters it makes, not its raw outputs
+        p_float = combine(clips.analytic, p_float).astype(np.float32)
     if not np.all(np.isfinite(p_float)):
         raise ExportFailure("the float Keras model produced non-finite parameters")
     errors = verify.param_errors(p_float, p_test)
     failed = verify.over_limit(errors, limits)
     return {
         "verification": {
-            "clips": len(inputs), "source": source, "limits": limits, "param_errors": errors, "over_limit": failed,
-            "msd": verify.rendered_msd(audio, p_float, p_test, enhancer.analysis_rate),
+            "clips": len(clips), "source": source, "limits": limits, "param_errors": errors, "over_limit": failed,
+            "msd": verify.rendered_msd(clips.audio, p_float, p_test, enhancer.analysis_rate),
             "max_abs_normalized_error": float(np.max(np.abs(p_test - p_float))),
         },
         "delegation": delegation(path),
-        "invoke_ms": invoke_time_ms(path, inputs, references, enhancer.metadata["inputs"], runs=timing_runs),
+        "invoke_ms": invoke_time_ms(path, [a[:1] for a in clips.inputs], enhancer.metadata["inputs"],
+                                    runs=timing_runs),
         "passed": not failed,
     }
 
@@ -201,7 +206,9 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
         raise InputError(f"output path {out_path} must end in .tflite")
 
     n_calibration = calibration_clips if quantize == "int8" else 0
-    calib, clips = calibration.clip_sets(front_end, n_calibration, verify_clips, seed, calibration_data, progress)
+    kind = output_kind(model)
+    calib, clips = calibration.clip_sets(front_end, n_calibration, verify_clips, seed, calibration_data, progress,
+                                         correction=kind == "correction")
     source_text = calibration_data or f"synthesized, seed {seed}"
     verify_source = source_text if calibration_data else (
         f"{source_text}, clips {n_calibration}..{n_calibration + verify_clips - 1}")
@@ -212,7 +219,7 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
         with open(tmp_path, "wb") as fh:
             fh.write(flatbuffer)
         try:
-            meta = _metadata(tmp_path, front_end, quantize, keras_names, source, run_config)
+            meta = _metadata(tmp_path, front_end, quantize, keras_names, kind, source, run_config)
             write_metadata(tmp_path, meta)  # the runtime's Enhancer needs it to load the model
             checks = verify_converted(tmp_path, model, clips, limits, timing_runs, verify_source)
         finally:
@@ -221,7 +228,8 @@ def export_tflite(model_or_path, out_path: str | None = None, *, quantize: str =
             "model": out_path, "quantization": quantize, "front_end": front_end.name, "source": source,
             "size_bytes": len(flatbuffer), "sha256": meta["sha256"], "inputs": meta["inputs"],
             "output": meta["output"],
-            "calibration": None if calib is None else {"clips": len(calib[0]), "source": source_text},
+            "output_kind": kind,
+            "calibration": None if calib is None else {"clips": len(calib), "source": source_text},
             **checks,
         }
         failed = report["verification"]["over_limit"]

@@ -1,5 +1,5 @@
-"""Shared helpers of the runtime tests (no tests here): the edge analyser exported once per session (untrained,
-int8, by the real ``build_analyser`` + ``export_tflite``), and audio file writers."""
+"""Shared helpers of the runtime tests (no tests here): the edge analyser exported once per session (untrained but
+for a random correction head, int8, by the real ``build_analyser`` + ``export_tflite``), and audio file writers."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def exported_model(tmp_path_factory) -> dict[str, Path]:
         out = tmp_path_factory.mktemp("runtime_model")
         keras.utils.set_random_seed(0)
         model = build_analyser("edge")
+        head = model.get_layer("correction")  # starts at zero (the analytic fit): give the test model a real one
+        rng = np.random.default_rng(0)
+        head.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32) for w in head.get_weights()])
         model.save(out / "edge.keras")
         export_tflite(model, out / "edge_int8.tflite", quantize="int8", calibration_clips=4, verify_clips=4,
                       timing_runs=1)

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC
+from ddsp_kernels.match import BAND_CENTRES_HZ, combine
 
 from ..defaults import DEFAULT_MODEL, MODEL_ENV, THREADS
 from ..errors import InputError, RuntimeFailure, check_positive_int
@@ -55,8 +56,9 @@ class Analyser:
         self.front_end = FRONT_ENDS[self.metadata["front_end"]["name"]]
         self.num_threads = num_threads
         self.backend = load_backend(backend)
+        self.output_kind = self.metadata.get("output_kind", "params")
         self._interpreter, inputs, outputs = self._open_interpreter()
-        self._input_index, self._reference_index, self._output_index = self._tensor_indices(inputs, outputs)
+        self._input_indices, self._output_index = self._tensor_indices(inputs, outputs)
 
     def _open_interpreter(self) -> tuple[object, dict, dict]:
         """The allocated interpreter with its signature's input and output details; ``InputError`` for a file the
@@ -72,22 +74,28 @@ class Analyser:
             raise InputError(f"{self.model_path}: not a usable .tflite model ({type(exc).__name__}: {exc}"
                              f"{'; ' + detail if detail else ''})") from None
 
-    def _tensor_indices(self, inputs: dict, outputs: dict) -> tuple[int, int, int]:
-        """Tensor indices of the input features, the reference features and the output, once the signature is
-        checked against the metadata and the front end (``InputError`` when they differ)."""
+    def _tensor_indices(self, inputs: dict, outputs: dict) -> tuple[list[int], int]:
+        """Tensor indices of the inputs (input features, reference features, and a correction model's match
+        features) and of the output, once the signature is checked against the metadata and the front end
+        (``InputError`` when they differ)."""
         names = list(self.metadata["inputs"])
         if sorted(inputs) != sorted(names) or self.metadata["output"] not in outputs:
             raise InputError(f"{self.model_path}: model signature (inputs {sorted(inputs)}, outputs {sorted(outputs)})"
                              f" does not match its metadata (inputs {names}, output {self.metadata['output']!r})")
-        expected = [1, *self.front_end.shape, 1]
-        for name in names:
-            if list(inputs[name]["shape"]) != expected or inputs[name]["dtype"] != np.float32:
+        expected = [[1, *self.front_end.shape, 1]] * 2
+        if self.output_kind == "correction":
+            expected.append([1, len(BAND_CENTRES_HZ)])
+        if len(names) != len(expected):
+            raise InputError(f"{self.model_path}: a {self.output_kind!r} model takes {len(expected)} inputs, its "
+                             f"metadata names {len(names)}")
+        for name, shape in zip(names, expected):
+            if list(inputs[name]["shape"]) != shape or inputs[name]["dtype"] != np.float32:
                 raise InputError(f"{self.model_path}: input {name!r} is {list(inputs[name]['shape'])} "
-                                 f"{np.dtype(inputs[name]['dtype']).name}, the front end needs {expected} float32")
+                                 f"{np.dtype(inputs[name]['dtype']).name}, expected {shape} float32")
         output = outputs[self.metadata["output"]]
         if list(output["shape"]) != [1, len(PARAM_SPEC)]:
             raise InputError(f"{self.model_path}: output shape {list(output['shape'])}, expected [1, 24]")
-        return inputs[names[0]]["index"], inputs[names[1]]["index"], output["index"]
+        return [inputs[name]["index"] for name in names], output["index"]
 
     @property
     def analysis_rate(self) -> int:
@@ -111,23 +119,70 @@ class Analyser:
         mono = self.analysis_audio(audio, sample_rate)
         return log_mel(fit_window(mono, self.front_end), self.front_end)[..., None]
 
-    def predict(self, input_features: np.ndarray, reference_features: np.ndarray) -> np.ndarray:
-        """One invoke: the 24 normalized parameters (float32 in [0, 1]) for two feature arrays. Raises
-        ``RuntimeFailure`` when the model produces non-finite values."""
+    def invoke(self, input_features: np.ndarray, reference_features: np.ndarray,
+               match_features: np.ndarray | None = None) -> np.ndarray:
+        """One invoke: the model's 24 raw outputs (float32; normalized parameters, or for a correction model logit
+        corrections, which need ``match_features``). Raises ``RuntimeFailure`` for non-finite outputs."""
+        arrays = [input_features, reference_features]
+        if self.output_kind == "correction":
+            if match_features is None:
+                raise InputError(f"{self.model_path}: a correction model needs the match features")
+            arrays.append(match_features)
         interpreter = self._interpreter
-        interpreter.set_tensor(self._input_index, np.asarray(input_features, dtype=np.float32)[None])
-        interpreter.set_tensor(self._reference_index, np.asarray(reference_features, dtype=np.float32)[None])
+        for index, array in zip(self._input_indices, arrays):
+            interpreter.set_tensor(index, np.asarray(array, dtype=np.float32)[None])
         interpreter.invoke()
-        p = np.array(interpreter.get_tensor(self._output_index)[0], dtype=np.float32)
-        if not np.all(np.isfinite(p)):
+        out = np.array(interpreter.get_tensor(self._output_index)[0], dtype=np.float32)
+        if not np.all(np.isfinite(out)):
             raise RuntimeFailure(f"{self.model_path}: the model produced non-finite parameters")
-        return np.clip(p, 0.0, 1.0)
+        return out
+
+    def predict(self, input_features: np.ndarray, reference_features: np.ndarray,
+                match_features: np.ndarray | None = None, analytic: np.ndarray | None = None) -> np.ndarray:
+        """The 24 normalized parameters (float32 in [0, 1]) for the features; a correction model also needs the
+        match features and the analytic fit it corrects (``ddsp_kernels.match.combine``)."""
+        out = self.invoke(input_features, reference_features, match_features)
+        if self.output_kind == "correction":
+            if analytic is None:
+                raise InputError(f"{self.model_path}: a correction model needs the analytic fit it corrects")
+            return combine(analytic, out).astype(np.float32)
+        return np.clip(out, 0.0, 1.0)
+
+    def prepare(self, input_audio: np.ndarray, reference_audio: np.ndarray, sample_rate: int | None = None,
+                reference_rate: int | None = None) -> tuple:
+        """The arguments of :meth:`predict` for the centre window of each signal, (samples,) or (samples,
+        channels) at ``sample_rate`` / ``reference_rate`` (default: the analysis rate): the two feature arrays, and
+        for a correction model the match features and the analytic fit (the reference measured on its window)."""
+        sample_rate = sample_rate or self.analysis_rate
+        reference_rate = reference_rate or sample_rate
+        features = (self.features(input_audio, sample_rate), self.features(reference_audio, reference_rate))
+        if self.output_kind != "correction":
+            return features
+        from .matching import ReferenceMeter, analytic_fits, window_inputs
+
+        x, ref = (_centre(np.asarray(a, np.float32), self.window_frames(r))
+                  for a, r in ((input_audio, sample_rate), (reference_audio, reference_rate)))
+        meter = ReferenceMeter(reference_rate, 1 if ref.ndim == 1 else ref.shape[1], self.analysis_rate)
+        meter.add(ref, self.analysis_audio(ref, reference_rate))
+        reference = meter.result()
+        match, levels = window_inputs(x, sample_rate, self.analysis_audio(x, sample_rate), self.analysis_rate,
+                                      reference)
+        return (*features, match, analytic_fits(levels, sample_rate, reference))
 
     def predict_params(self, input_audio: np.ndarray, reference_audio: np.ndarray, sample_rate: int | None = None,
                        reference_rate: int | None = None) -> dict[str, float]:
-        """Physical EQ + compressor settings (name -> dB / Hz / ms) from the centre 2.5 s of each signal, given
-        (samples,) or (samples, channels) at ``sample_rate`` / ``reference_rate`` (default: the analysis rate)."""
-        sample_rate = sample_rate or self.analysis_rate
-        p = self.predict(self.features(input_audio, sample_rate),
-                         self.features(reference_audio, reference_rate or sample_rate))
+        """Physical EQ + compressor settings (name -> dB / Hz / ms) from the centre 2.5 s of each signal
+        (:meth:`prepare`)."""
+        p = self.predict(*self.prepare(input_audio, reference_audio, sample_rate, reference_rate))
         return {name: float(v) for name, v in PARAM_SPEC.to_physical(p).items()}
+
+
+def _centre(audio: np.ndarray, frames: int) -> np.ndarray:
+    """The centre ``frames`` of audio (samples,) or (samples, channels), zero-padded at both ends when shorter:
+    ``frontend.fit_window`` along the time axis at any rate."""
+    n = len(audio)
+    if n >= frames:
+        start = (n - frames) // 2
+        return audio[start:start + frames]
+    before = (frames - n) // 2
+    return np.pad(audio, [(before, frames - n - before)] + [(0, 0)] * (audio.ndim - 1))

@@ -18,12 +18,13 @@ import time
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC, compressor, compressor_args, eq_bands, parametric_eq
+from ddsp_kernels.match import combine
 
 from ..defaults import BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, THREADS
 from ..errors import InputError, check_positive_int
 from .enhancer import Enhancer
 
-STAGES = ("log-mel x2", "invoke", "EQ", "compressor", "end-to-end")
+STAGES = ("features", "invoke", "EQ", "compressor", "end-to-end")  # features: 2 log-mels (+ match, fit)
 
 
 def timing_stats(times_ms) -> dict:
@@ -61,9 +62,9 @@ def end_to_end(enhancer: Enhancer, x: np.ndarray, reference: np.ndarray) -> tupl
     end to end) and the physical parameters."""
     rate = enhancer.analysis_rate
     t0 = time.perf_counter()
-    features = enhancer.features(x, rate), enhancer.features(reference, rate)
+    inputs = enhancer.prepare(x, reference, rate)
     t1 = time.perf_counter()
-    params = PARAM_SPEC.to_physical(enhancer.predict(*features))
+    params = PARAM_SPEC.to_physical(enhancer.predict(*inputs))
     t2 = time.perf_counter()
     y = parametric_eq(x, rate, eq_bands(params))
     t3 = time.perf_counter()
@@ -112,17 +113,18 @@ def keras_peer(keras_path: str, enhancer: Enhancer, x: np.ndarray, reference: np
     except Exception as exc:  # keras raises many types for files it cannot read
         raise InputError(f"{keras_path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
     load_s = time.perf_counter() - start
-    rate = enhancer.analysis_rate
-    features = dict(zip(enhancer.metadata["inputs"], (enhancer.features(x, rate)[None],
-                                                       enhancer.features(reference, rate)[None])))
-    names = [t.name for t in model.inputs]
-    inputs = [features[n] for n in names] if set(names) == set(features) else list(features.values())
+    prepared = enhancer.prepare(x, reference, enhancer.analysis_rate)
+    names = enhancer.metadata["inputs"]
+    features = dict(zip(names, (a[None] for a in prepared[:len(names)])))
+    keras_names = [t.name for t in model.inputs]
+    inputs = [features[n] for n in keras_names] if set(keras_names) == set(features) else list(features.values())
     try:
         p_keras = np.asarray(model.predict(inputs, verbose=0))[0]
     except Exception as exc:
         raise InputError(f"{keras_path}: does not take this model's features ({type(exc).__name__}: {exc})") from None
-    p_tflite = enhancer.predict(features[enhancer.metadata["inputs"][0]][0],
-                                features[enhancer.metadata["inputs"][1]][0])
+    if enhancer.output_kind == "correction":
+        p_keras = combine(prepared[-1], p_keras)
+    p_tflite = enhancer.predict(*prepared)
     return {"model": keras_path, "import_s": import_s, "load_s": load_s,
             "predict": _timed(lambda: model.predict(inputs, verbose=0), num_runs, warmup_runs),
             "max_abs_normalized_difference": float(np.max(np.abs(p_keras - p_tflite)))}

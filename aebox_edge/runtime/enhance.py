@@ -2,10 +2,12 @@
 soundfile format with bounded memory.
 
 Three streaming passes, never holding more than one analysis window and one DSP block of audio: the reference is
-scored window by window and its most typical active window analysed (``Enhancer.reference_features``); the
-input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the input is read again block by
-block, processed by the DSP chain at its own rate and channels (``render.render``) and written atomically
-(``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
+scored window by window and its most typical active window analysed, its band levels and loudness measured
+(``Enhancer.reference``); the input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the
+input is read again block by block, processed by the DSP chain at its own rate and channels (``render.render``),
+brought to the reference's loudness by the level stage (``level.level_matched``, through an unnamed temporary
+file) and written atomically (``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves
+no partial output. The input is
 never overwritten and an existing output (or ``--params-out`` file) needs ``force``.
 """
 
@@ -22,6 +24,7 @@ from ..errors import InputError
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import write_json
 from .enhancer import Enhancer
+from .level import level_matched
 from .render import BLOCK_S, render
 from .track import check_hop, sliding_windows
 
@@ -59,18 +62,18 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     def reference_blocks(n):
         return audio.iter_blocks(reference_path, n)
 
-    ref_features, ref_summary = enhancer.reference_features(reference_blocks, ref_info.sample_rate)
+    reference = enhancer.reference(reference_blocks, ref_info.sample_rate)
     sr = info.sample_rate
     n = enhancer.window_frames(sr)
     hop = min(n, max(1, round(hop_s * sr)))
     windows = sliding_windows(audio.iter_blocks(input_path, n, n - hop), n, hop)
-    track = enhancer.analyse(windows, ref_features, sr, smoothing_s=smoothing_s, reference_info=ref_summary,
-                             progress=progress)
+    track = enhancer.analyse(windows, reference, sr, smoothing_s=smoothing_s, progress=progress)
 
-    peak = 0.0
+    peak, level = 0.0, {}
     with writer:
-        blocks = audio.iter_blocks(input_path, max(1, round(BLOCK_S * sr)))
-        for block in render(blocks, track, sr, info.channels):
+        block_frames = max(1, round(BLOCK_S * sr))
+        rendered = render(audio.iter_blocks(input_path, block_frames), track, sr, info.channels)
+        for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level):
             peak = max(peak, float(np.max(np.abs(block))))
             writer.write(block)
             if progress is not None:
@@ -83,6 +86,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
         "sample_rate": sr, "channels": info.channels, "frames": info.frames, "duration_s": info.duration_s,
         "format": writer.format, "subtype": writer.subtype,
         "hop_s": hop / sr, "smoothing_s": smoothing_s, "windows": len(track.times_s),
+        "reference_lufs": round(reference.match.loudness_lufs, 2), **level,
         "output_peak_dbfs": round(20 * np.log10(max(peak, 1e-10)), 2),
         "seconds": round(elapsed, 3), "x_realtime": round(info.duration_s / elapsed, 1),
     }

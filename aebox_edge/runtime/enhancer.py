@@ -6,19 +6,26 @@ The reference is analysed once: its non-overlapping windows are scored and the *
 closest (mean absolute dB difference) to the median spectrum of those windows. It is a real 2.5 s excerpt (no
 averaged, smeared spectrogram the network never saw in training), skips silence and intros, and is robust to one-off
 loud events. The input's sliding windows (``track``), each mixed to mono and resampled to the analysis rate, give
-the parameter track, which ``render`` applies at the signal's own rate and channels.
+the parameter track, which ``render`` applies at the signal's own rate and channels. While the reference is scored,
+its long-term band levels and its integrated loudness are measured (``matching.ReferenceMeter``): a correction
+model's analytic fit and the level stage (``level``) that ends the chain use them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
+
+from ddsp_kernels.match import combine
 
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, RuntimeFailure
 from ..frontend import fit_window, log_mel
 from .analyser import Analyser
+from .level import gain_for
+from .matching import ReferenceMatch, ReferenceMeter, analytic_fits, window_inputs
 from .render import BLOCK_S, render
 from .track import ParamTrack, array_blocks, check_hop, smooth_track, sliding_windows
 
@@ -33,46 +40,70 @@ def most_typical_window(levels_db: np.ndarray, spectra: np.ndarray) -> tuple[int
     return int(active[np.argmin(distance)]), len(active)
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A reference as the runtime uses it: the features of its most typical window, a description of that window
+    (and of its loudness), and its long-term band levels and loudness."""
+
+    features: np.ndarray
+    info: dict
+    match: ReferenceMatch
+
+
 class Enhancer(Analyser):
     """An ``Analyser`` that enhances whole signals: ``reference_features`` -> ``analyse`` -> ``render``, or all of
     it in memory with ``process``. Construction raises as ``Analyser`` does."""
 
-    def reference_features(self, blocks: Callable[[int], Iterable[np.ndarray]], sample_rate: int
-                           ) -> tuple[np.ndarray, dict]:
-        """Features of the most typical active window of a reference and a description of it. ``blocks(n)``
-        returns a fresh iterator over consecutive ``n``-frame blocks (it is read twice: scoring, then the chosen
-        window). Raises ``RuntimeFailure`` when the second reading differs from the first."""
+    def reference(self, blocks: Callable[[int], Iterable[np.ndarray]], sample_rate: int) -> Reference:
+        """The :class:`Reference` of a signal given as ``blocks(n)``, a callable returning a fresh iterator over
+        consecutive ``n``-frame blocks (it is read twice: scoring and measuring, then the chosen window). Raises
+        ``RuntimeFailure`` when the second reading differs from the first."""
         n = self.window_frames(sample_rate)
-        levels, spectra = [], []
+        levels, spectra, meter = [], [], None
         for _, window in sliding_windows(blocks(n), n, n):
             mono = self.analysis_audio(window, sample_rate)
+            if meter is None:
+                meter = ReferenceMeter(sample_rate, 1 if window.ndim == 1 else window.shape[1], self.analysis_rate)
+            meter.add(window, mono)
             levels.append(10.0 * np.log10(np.mean(np.square(mono, dtype=np.float64)) + 1e-20))
             spectra.append(log_mel(fit_window(mono, self.front_end), self.front_end).mean(axis=0))
         levels = np.array(levels)
         chosen, active = most_typical_window(levels, np.array(spectra))
+        match = meter.result()
         for k, (start, window) in enumerate(sliding_windows(blocks(n), n, n)):
             if k == chosen:
                 info = {"window": chosen, "windows": len(levels), "active_windows": active,
                         "start_s": start / sample_rate, "duration_s": len(window) / sample_rate,
-                        "level_dbfs": round(float(levels[chosen]), 2)}
-                return self.features(window, sample_rate), info
+                        "level_dbfs": round(float(levels[chosen]), 2),
+                        "loudness_lufs": round(match.loudness_lufs, 2)}
+                return Reference(self.features(window, sample_rate), info, match)
         raise RuntimeFailure("the reference changed while it was being read")
 
-    def analyse(self, windows: Iterable[tuple[int, np.ndarray]], reference_features: np.ndarray, sample_rate: int,
-                *, smoothing_s: float = SMOOTHING_S, reference_info: dict | None = None,
-                progress: Callable[[int], None] | None = None) -> ParamTrack:
-        """The parameter track of ``sliding_windows(...)`` of an input: one prediction per window, smoothed.
+    def analyse(self, windows: Iterable[tuple[int, np.ndarray]], reference: Reference, sample_rate: int,
+                *, smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
+        """The parameter track of ``sliding_windows(...)`` of an input: one prediction per window, smoothed. A
+        correction model's windows are fitted together at the end (``matching.analytic_fits``) and corrected.
         ``progress(frames)`` is called with the frames each window advances."""
-        times, raw, done = [], [], 0
+        times, raw, levels, done = [], [], [], 0
+        correction = self.output_kind == "correction"
         for start, window in windows:
-            raw.append(self.predict(self.features(window, sample_rate), reference_features))
+            mono = self.analysis_audio(window, sample_rate)
+            features = log_mel(fit_window(mono, self.front_end), self.front_end)[..., None]
+            if correction:
+                match, native = window_inputs(window, sample_rate, mono, self.analysis_rate, reference.match)
+                raw.append(self.invoke(features, reference.features, match))
+                levels.append(native)
+            else:
+                raw.append(self.predict(features, reference.features))
             times.append((start + len(window) / 2) / sample_rate)
             if progress is not None:
                 progress(start + len(window) - done)
             done = start + len(window)
         times = np.array(times)
         raw = np.array(raw, dtype=np.float32)
-        return ParamTrack(times, raw, smooth_track(times, raw, smoothing_s), reference_info or {})
+        if correction:
+            raw = combine(analytic_fits(np.array(levels), sample_rate, reference.match), raw).astype(np.float32)
+        return ParamTrack(times, raw, smooth_track(times, raw, smoothing_s), reference.info)
 
     def process(self, input_audio: np.ndarray, reference_audio: np.ndarray, sample_rate: int,
                 reference_rate: int | None = None, *, hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S
@@ -88,11 +119,12 @@ class Enhancer(Analyser):
             raise InputError("input and reference need at least one sample")
         check_hop(hop_s, self.front_end.window_samples / self.analysis_rate)
         reference_rate = reference_rate or sample_rate
-        ref_features, ref_info = self.reference_features(lambda n: array_blocks(ref, n), reference_rate)
+        reference = self.reference(lambda n: array_blocks(ref, n), reference_rate)
         n = self.window_frames(sample_rate)
         hop = min(n, max(1, round(hop_s * sample_rate)))
         windows = sliding_windows(array_blocks(frames, n, n - hop), n, hop)
-        track = self.analyse(windows, ref_features, sample_rate, smoothing_s=smoothing_s, reference_info=ref_info)
+        track = self.analyse(windows, reference, sample_rate, smoothing_s=smoothing_s)
         block = max(1, round(BLOCK_S * sample_rate))
         out = np.concatenate(list(render(array_blocks(frames, block), track, sample_rate, frames.shape[1])))
+        out *= np.float32(10.0 ** (gain_for(out, sample_rate, reference.match.loudness_lufs) / 20.0))
         return (out[:, 0] if x.ndim == 1 else out), track

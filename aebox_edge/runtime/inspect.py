@@ -71,12 +71,12 @@ def delegation(path) -> dict:
     }
 
 
-def invoke_time_ms(path, inputs, references, input_names, runs=20, warmup=3, num_threads=1) -> dict[str, float]:
-    """Median, min and max of ``Interpreter.invoke()`` (default XNNPACK delegate, ``num_threads``) in ms, on the
-    first clip's features."""
+def invoke_time_ms(path, arrays, input_names, runs=20, warmup=3, num_threads=1) -> dict[str, float]:
+    """Median, min and max of ``Interpreter.invoke()`` (default XNNPACK delegate, ``num_threads``) in ms, with the
+    batch-1 input ``arrays`` set in the order of ``input_names``."""
     interpreter = _interpreter(path, num_threads)
     details = interpreter.get_signature_runner(SIGNATURE_KEY).get_input_details()
-    for name, value in zip(input_names, (inputs[:1], references[:1])):
+    for name, value in zip(input_names, arrays):
         interpreter.set_tensor(details[name]["index"], value)
     times = []
     for i in range(warmup + runs):

@@ -28,7 +28,10 @@ from ddsp_kernels import PARAM_SPEC, StreamingChain
 from ..io import audio
 from ..errors import InputError, RuntimeFailure, check_positive_int
 from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
-from .enhancer import Enhancer
+from ..frontend import fit_window, log_mel
+from .enhancer import Enhancer, Reference
+from .level import RunningLevel
+from .matching import analytic_fits, window_inputs
 from .track import check_hop
 
 
@@ -88,17 +91,19 @@ class LiveEngine:
     """DSP in the audio callback (``process``), model in an analysis thread (``start``/``stop``) or in step
     (``analyse``). ``stats()`` summarizes the run. A hop outside (0, window] raises ``InputError``."""
 
-    def __init__(self, enhancer: Enhancer, reference_features: np.ndarray, sample_rate: int, channels: int, *,
+    def __init__(self, enhancer: Enhancer, reference: Reference, sample_rate: int, channels: int, *,
                  hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S):
         check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
         self.enhancer = enhancer
-        self.reference_features = reference_features
+        self.reference = reference
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         self.hop_s = hop_s
         self.smoothing_s = smoothing_s
         self._chain = StreamingChain(self.sample_rate, PARAM_SPEC.neutral(), channels=self.channels)
-        self._chain.process(np.zeros((1, self.channels), np.float32))  # lazy imports happen here, not in a callback
+        self._level = RunningLevel(self.sample_rate, self.channels, reference.match.loudness_lufs)
+        for stage in (self._chain, self._level):  # lazy imports happen here, not in a callback
+            stage.process(np.zeros((1, self.channels), np.float32))
         self._ring = MonoRing(enhancer.window_frames(self.sample_rate))
         self._published: tuple[int, dict] | None = None  # (sequence number, physical parameters)
         self._applied = 0
@@ -127,7 +132,7 @@ class LiveEngine:
         if published is not None and published[0] != self._applied:
             self._applied = published[0]
             self._chain.set_params(published[1])
-        outdata[:] = self._chain.process(indata)
+        outdata[:] = self._level.process(self._chain.process(indata))
         self._ring.write(indata.mean(axis=1) if self.channels > 1 else indata[:, 0])
         elapsed = time.perf_counter() - start
         self._callbacks.add(elapsed)
@@ -141,7 +146,15 @@ class LiveEngine:
         """Run the model on the last window and publish the smoothed parameters."""
         start = time.perf_counter()
         window = self.last_window()
-        p = self.enhancer.predict(self.enhancer.features(window, self.sample_rate), self.reference_features)
+        enhancer, reference = self.enhancer, self.reference
+        mono = enhancer.analysis_audio(window, self.sample_rate)
+        features = log_mel(fit_window(mono, enhancer.front_end), enhancer.front_end)[..., None]
+        if enhancer.output_kind == "correction":
+            match, native = window_inputs(window, self.sample_rate, mono, enhancer.analysis_rate, reference.match)
+            analytic = analytic_fits(native[None], self.sample_rate, reference.match)[0]
+            p = enhancer.predict(features, reference.features, match, analytic)
+        else:
+            p = enhancer.predict(features, reference.features)
         if self._smoothed is None or self.smoothing_s <= 0:
             self._smoothed = p
         else:
@@ -200,9 +213,9 @@ def _quick_gil_handoff():
         sys.setswitchinterval(interval)
 
 
-def _reference(enhancer: Enhancer, reference_path: str):
+def _reference(enhancer: Enhancer, reference_path: str) -> Reference:
     ref = audio.info(reference_path)
-    return enhancer.reference_features(lambda n: audio.iter_blocks(reference_path, n), ref.sample_rate)
+    return enhancer.reference(lambda n: audio.iter_blocks(reference_path, n), ref.sample_rate)
 
 
 def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_path: str, *,
@@ -214,9 +227,8 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
-    ref_features, ref_info = _reference(enhancer, reference_path)
-    engine = LiveEngine(enhancer, ref_features, info.sample_rate, info.channels, hop_s=hop_s,
-                        smoothing_s=smoothing_s)
+    reference = _reference(enhancer, reference_path)
+    engine = LiveEngine(enhancer, reference, info.sample_rate, info.channels, hop_s=hop_s, smoothing_s=smoothing_s)
     block_s = blocksize / info.sample_rate
     hop_frames = max(1, round(hop_s * info.sample_rate))
     next_analysis = 0
@@ -241,7 +253,7 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
         finally:
             engine.stop()
     return {**engine.stats(), "mode": "realtime" if realtime else "as fast as possible", "blocksize": blocksize,
-            "latency_s": latency_s, "missed_deadlines": missed if realtime else None, "reference": ref_info,
+            "latency_s": latency_s, "missed_deadlines": missed if realtime else None, "reference": reference.info,
             "output": output_path}
 
 
@@ -261,8 +273,8 @@ def run_live(enhancer: Enhancer, reference_path: str, *, input_device=None, outp
         raise InputError(f"audio device: {exc}") from None
     rate = int(samplerate or in_dev["default_samplerate"])
     channels = max(1, min(2, int(in_dev["max_input_channels"]), int(out_dev["max_output_channels"])))
-    ref_features, ref_info = _reference(enhancer, reference_path)
-    engine = LiveEngine(enhancer, ref_features, rate, channels, hop_s=hop_s, smoothing_s=smoothing_s)
+    reference = _reference(enhancer, reference_path)
+    engine = LiveEngine(enhancer, reference, rate, channels, hop_s=hop_s, smoothing_s=smoothing_s)
 
     def callback(indata, outdata, frames, time_info, status):
         if status:
@@ -275,7 +287,7 @@ def run_live(enhancer: Enhancer, reference_path: str, *, input_device=None, outp
                                              latency=latency_s, callback=callback):
             engine.start()
             echo(f"live: {in_dev['name']} -> {out_dev['name']}, {rate} Hz, {channels} channel(s), blocks of "
-                 f"{blocksize}; reference window at {ref_info['start_s']:.1f} s; Ctrl-C to stop")
+                 f"{blocksize}; reference window at {reference.info['start_s']:.1f} s; Ctrl-C to stop")
             try:
                 while engine.analysis_error is None:
                     time.sleep(0.2)

@@ -19,6 +19,7 @@ from ..io.atomic import sha256_file, write_json
 from ..frontend import FRONT_ENDS, FrontEndConfig
 
 SCHEMA_VERSION = 1
+OUTPUT_KINDS = ("params", "correction")  # normalized parameters, or logit corrections of the analytic fit
 
 
 class ModelMetadataError(InputError):
@@ -34,12 +35,22 @@ def param_spec_dict() -> list[dict[str, Any]]:
             for p in PARAM_SPEC.params]
 
 
+def match_dict() -> dict[str, Any]:
+    """What a correction model's match features are (``ddsp_kernels.match``): bands and limit."""
+    from ddsp_kernels.match import BAND_CENTRES_HZ, MAX_DIFF_DB
+
+    return {"bands_hz": [round(f, 6) for f in BAND_CENTRES_HZ], "max_diff_db": MAX_DIFF_DB}
+
+
 def build_metadata(model_path: str | os.PathLike, *, front_end: FrontEndConfig, quantization: str,
-                   input_names: list[str], output_name: str, model_config: str,
+                   input_names: list[str], output_name: str, model_config: str, output_kind: str = "params",
                    training: dict | None = None, extra: dict | None = None) -> dict[str, Any]:
-    """The metadata of an exported model file (hashes it). Raises ``InputError`` for an unknown quantization."""
+    """The metadata of an exported model file (hashes it). Raises ``InputError`` for an unknown quantization or
+    output kind."""
     if quantization not in QUANTIZE_MODES:
         raise InputError(f"quantization must be one of {QUANTIZE_MODES}, got {quantization!r}")
+    if output_kind not in OUTPUT_KINDS:
+        raise InputError(f"output kind must be one of {OUTPUT_KINDS}, got {output_kind!r}")
     meta = {
         "schema_version": SCHEMA_VERSION,
         "model_config": model_config,
@@ -49,10 +60,13 @@ def build_metadata(model_path: str | os.PathLike, *, front_end: FrontEndConfig, 
         "front_end": front_end.to_dict(),
         "analysis_rate": front_end.sample_rate,
         "analysis_window_samples": front_end.window_samples,
-        "inputs": list(input_names),  # order: dirty input features, reference features
-        "output": output_name,        # 24 normalized parameters in PARAM_SPEC order
+        "inputs": list(input_names),  # order: dirty input features, reference features (, match features)
+        "output": output_name,        # 24 values in PARAM_SPEC order, of the output kind:
+        "output_kind": output_kind,   # normalized parameters, or logit corrections of the analytic fit
         "training": training or {},
     }
+    if output_kind == "correction":
+        meta["match"] = match_dict()
     meta.update(extra or {})
     return meta
 
@@ -88,6 +102,11 @@ def load_metadata(model_path: str | os.PathLike) -> dict[str, Any]:
         diff = sorted(k for k in set(front_end) | set(expected.to_dict())
                       if front_end.get(k) != expected.to_dict().get(k))
         problems.append(f"its front end differs from this code's {expected.name!r} front end in {diff}")
+    kind = meta.get("output_kind", "params")  # models exported before the correction head predict parameters
+    if kind not in OUTPUT_KINDS:
+        problems.append(f"unknown output kind {kind!r}")
+    elif kind == "correction" and meta.get("match") != match_dict():
+        problems.append("its match features differ from this code's (ddsp_kernels.match bands or limit)")
     if os.path.isfile(model_path) and meta.get("sha256") != sha256_file(model_path):
         problems.append("its sha256 does not match the model file")
     if problems:

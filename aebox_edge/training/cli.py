@@ -48,6 +48,8 @@ def _default(name: str) -> str:
               help="Start a new run from the weights of this analyser (.keras or run directory): fine-tuning.")
 @click.option("--val-fraction", type=float, help=f"Fraction of clips held out for validation. "
                                                  f"{_default('val_fraction')}")
+@click.option("--val-data", type=click.Path(exists=True, file_okay=False, resolve_path=True),
+              help="Validate on this dataset folder (e.g. the val/ of a corpus build) instead of a --val-fraction.")
 def train(out_dir, data, resume, **options):
     """Train an analyser through the EQ + compressor chain on a dataset directory."""
     _quiet_tensorflow()

@@ -36,6 +36,7 @@ class TrainConfig:
     loudness_weight: float = 0.0
     val_fraction: float = 0.1
     init_from: str | None = None
+    val_data: str | None = None  # a validation dataset folder of its own (then --val-fraction is not used)
 
     def __post_init__(self):
         for name, allowed in (("config", MODEL_CONFIGS), ("grad", GRAD_METHODS), ("optimizer", OPTIMIZERS),

@@ -16,7 +16,9 @@ import tensorflow as tf
 
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.frontend import FrontEndConfig, analysis_features
+from aebox_edge.frontend import MATCH_FEATURES, FrontEndConfig, analysis_features, clip_match_inputs
+from ddsp_kernels import PARAM_SPEC
+from ddsp_kernels.match import BAND_CENTRES_HZ
 
 from .networks import INPUT_NAMES
 
@@ -54,11 +56,20 @@ def sample_rate_and_window(root: str) -> tuple[int, int]:
     return int(manifest["sample_rate"]), int(manifest["window_samples"])
 
 
+def whole_split(root: str, subset: str) -> Split:
+    """All of a dataset as ``subset`` ("train" or "val"): for a validation set kept in its own folder."""
+    reader = open_dataset(root)
+    n = sum(int(s["examples"]) for s in reader.manifest["shards"])
+    return Split(np.iinfo(np.int64).max, n, 0) if subset == "train" else Split(0, 0, n)
+
+
 def make_dataset(root: str, front_end: FrontEndConfig, batch_size: int, split: Split, subset: str,
-                 shuffle: bool = False, seed: int = 0, first_epoch: int = 0) -> tf.data.Dataset:
+                 shuffle: bool = False, seed: int = 0, first_epoch: int = 0, correction: bool = False
+                 ) -> tf.data.Dataset:
     """``({"input_features", "reference_features", "input_audio"}, target)`` batches of ``subset`` ("train" or
-    "val"). With ``shuffle``, each pass (epoch) permutes shards and examples with a seed of ``(seed, epoch)``;
-    passes count from ``first_epoch``."""
+    "val"); with ``correction`` (an edge analyser) also ``match_features``, ``analytic`` and ``reference_audio``
+    (``aebox_edge.frontend.clip_match_inputs``). With ``shuffle``, each pass (epoch) permutes shards and examples
+    with a seed of ``(seed, epoch)``; passes count from ``first_epoch``."""
     if subset not in ("train", "val"):
         raise ValueError(f"subset must be 'train' or 'val', got {subset!r}")
     count = split.train if subset == "train" else split.val
@@ -75,11 +86,21 @@ def make_dataset(root: str, front_end: FrontEndConfig, batch_size: int, split: S
     def features(inputs, references):
         return analysis_features(inputs, references, front_end)
 
+    def match(inputs, references):
+        return clip_match_inputs(inputs, references, front_end)
+
     def with_features(inputs, references, targets):
         f_in, f_ref = tf.numpy_function(features, [inputs, references], [tf.float32, tf.float32], stateful=False)
         for f in (f_in, f_ref):
             f.set_shape((None, *front_end.shape, 1))
-        return {INPUT_NAMES[0]: f_in, INPUT_NAMES[1]: f_ref, "input_audio": inputs}, targets
+        batch = {INPUT_NAMES[0]: f_in, INPUT_NAMES[1]: f_ref, "input_audio": inputs}
+        if correction:
+            difference, analytic = tf.numpy_function(match, [inputs, references], [tf.float32, tf.float32],
+                                                     stateful=False)
+            difference.set_shape((None, len(BAND_CENTRES_HZ)))
+            analytic.set_shape((None, len(PARAM_SPEC)))
+            batch.update({MATCH_FEATURES: difference, "analytic": analytic, "reference_audio": references})
+        return batch, targets
 
     spec = tf.TensorSpec((window,), tf.float32)
     ds = tf.data.Dataset.from_generator(examples, output_signature=(spec, spec, spec))

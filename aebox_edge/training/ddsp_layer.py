@@ -15,6 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, MAX_BOOST_DB, MAX_CUT_DB
+from ddsp_kernels.match import P_EPS
+
 from . import dsp_tf
 from .config import GRAD_METHODS
 from .spsa import render_batch, spsa_vjp
@@ -84,3 +87,37 @@ class DDSPChain(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "sample_rate": self.sample_rate, "method": self.method,
                 "epsilon": self.epsilon, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="aebox_edge")
+class Combine(keras.layers.Layer):
+    """``[analytic01 (batch, 24), correction logits (batch, 24)] -> sigmoid(logit(analytic01) + correction)``: the
+    TF twin of ``ddsp_kernels.match.combine`` (parity is a test)."""
+
+    def call(self, inputs):
+        analytic, correction = (tf.cast(t, tf.float32) for t in inputs)
+        p = tf.clip_by_value(analytic, P_EPS, 1.0 - P_EPS)
+        return tf.sigmoid(tf.math.log(p / (1.0 - p)) + correction)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[1])
+
+
+@keras.saving.register_keras_serializable(package="aebox_edge")
+class LevelMatch(keras.layers.Layer):
+    """``[audio, reference] (batch, samples) -> audio`` scaled to the reference's RMS, the gain limited to
+    ``[-MAX_CUT_DB, +MAX_BOOST_DB]`` and 0 dB for a signal below the absolute gate: the training stand-in of the
+    runtime's BS.1770 level stage (``ddsp_kernels.loudness``; plain RMS instead of gated K-weighted loudness keeps
+    it cheap and differentiable, and on 2.5 s clips the two differ by a spectral tilt the EQ loss already sees)."""
+
+    def call(self, inputs):
+        audio, reference = (tf.cast(t, tf.float32) for t in inputs)
+        power = [tf.reduce_mean(tf.square(a), axis=-1, keepdims=True) + 1e-20 for a in (audio, reference)]
+        gain_db = 10.0 * (tf.math.log(power[1]) - tf.math.log(power[0])) / np.log(10.0)
+        gain_db = tf.clip_by_value(gain_db, -MAX_CUT_DB, MAX_BOOST_DB)
+        gate = 10.0 ** (ABSOLUTE_GATE_LUFS / 10.0)
+        gain_db = tf.where((power[0] < gate) | (power[1] < gate), tf.zeros_like(gain_db), gain_db)
+        return audio * 10.0 ** (gain_db / 20.0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])

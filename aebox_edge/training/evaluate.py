@@ -1,7 +1,7 @@
 """``aebox-edge eval``: the paper's four metrics (``aebox_edge.evaluation.metrics``) over a dataset, for the rows
 Corrupt (input vs target), Baseline (``aebox_edge.evaluation.baseline``) and the model (its predicted parameters applied
-with the runtime's ``ddsp_kernels.apply_chain``), with figures like the paper's Fig. 3 (spectrograms) and Fig. 12
-(waveforms)."""
+with the runtime's ``ddsp_kernels.apply_chain``, then the runtime's level stage ``aebox_edge.runtime.level``), with
+figures like the paper's Fig. 3 (spectrograms) and Fig. 12 (waveforms)."""
 
 from __future__ import annotations
 
@@ -12,36 +12,45 @@ import numpy as np
 from aebox_edge.evaluation.baseline import match_reference
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
-from aebox_edge.frontend import analysis_features
+from aebox_edge.frontend import analysis_features, clip_match_inputs
+from aebox_edge.runtime.level import gain_for
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
 from aebox_edge.evaluation.tables import format_table, summarize
 from aebox_edge.evaluation.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
+from ddsp_kernels.loudness import integrated_loudness
+from ddsp_kernels.match import combine
 
+from .networks import output_kind
 from .saved import load_saved_analyser, model_front_end
 
 
 def load_predictor(path: str):
     """``(predict, front end, config name)`` from a run directory or a ``.keras`` analyser (see ``.saved``), or from
     an exported ``.tflite`` (run by the device runtime's ``Enhancer``, front end from its metadata).
-    ``predict(f_in, f_ref)`` maps a batch of feature pairs to normalized parameters (batch, 24)."""
+    ``predict(inputs, references)`` maps a batch of clips at the front end's rate to normalized parameters
+    (batch, 24), computing the model's inputs as training does (``analysis_features``, ``clip_match_inputs``)."""
     path = os.fspath(path)
     if path.endswith(".tflite"):
         from aebox_edge.runtime import Enhancer
 
         enhancer = Enhancer(path)
 
-        def predict_tflite(f_in, f_ref):
-            return np.stack([enhancer.predict(a, b) for a, b in zip(f_in, f_ref)])
+        def predict_tflite(inputs, references):
+            return np.stack([enhancer.predict(*enhancer.prepare(a, b)) for a, b in zip(inputs, references)])
 
         meta = enhancer.metadata
         return predict_tflite, enhancer.front_end, f"{meta['model_config']} {meta['quantization']}"
     model, path, record = load_saved_analyser(path)
-
-    def predict(f_in, f_ref):
-        return np.asarray(model([f_in, f_ref], training=False))
-
     front_end = model_front_end(model, None, record)
+
+    def predict(inputs, references):
+        features = list(analysis_features(inputs, references, front_end))
+        if output_kind(model) != "correction":
+            return np.asarray(model(features, training=False))
+        match, analytic = clip_match_inputs(inputs, references, front_end)
+        return combine(analytic, np.asarray(model([*features, match], training=False)))
+
     return predict, front_end, front_end.name
 
 
@@ -61,11 +70,11 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
     if figures:
         os.makedirs(figures, exist_ok=True)
     for batch in reader.batches(batch_size):
-        f_in, f_ref = analysis_features(batch["input"], batch["reference"], front_end)
-        p01 = np.asarray(predict(f_in, f_ref), dtype=np.float64)
+        p01 = np.asarray(predict(batch["input"], batch["reference"]), dtype=np.float64)
         physical = PARAM_SPEC.as_array(PARAM_SPEC.to_physical(p01))
         for b, (x, ref, target) in enumerate(zip(batch["input"], batch["reference"], batch["target"])):
             predicted = apply_chain(x, sr, PARAM_SPEC.as_dict(physical[b]))
+            predicted *= np.float32(10.0 ** (gain_for(predicted, sr, integrated_loudness(ref, sr)) / 20.0))
             rows["Corrupt"].append(clip_metrics(x, target, sr))
             rows["Baseline"].append(clip_metrics(match_reference(x, ref, sr), target, sr))
             rows[row].append(clip_metrics(predicted, target, sr))

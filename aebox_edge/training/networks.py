@@ -24,14 +24,16 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from aebox_edge.frontend import FRONT_ENDS, FrontEndConfig
+from aebox_edge.frontend import FRONT_ENDS, MATCH_FEATURES, FrontEndConfig
 from ddsp_kernels import PARAM_SPEC
+from ddsp_kernels.match import BAND_CENTRES_HZ, MAX_DIFF_DB
 
 from .config import MODEL_CONFIGS
-from .ddsp_layer import DDSPChain
+from .ddsp_layer import Combine, DDSPChain, LevelMatch
 
 FEATURE_SCALE = 1.0 / 40.0  # log-mel features span about -80..+20 dB
 INPUT_NAMES = ("input_features", "reference_features")
+OUTPUT_KINDS = {"paper": "params", "edge": "correction"}  # see ddsp_kernels.match.combine
 EDGE_FILTERS = (8, 16, 24, 32)
 EDGE_POOLS = ((2, 2), (2, 2), (2, 1), (2, 1))
 EDGE_BN_MOMENTUM = 0.9
@@ -54,10 +56,17 @@ def build_analyser(config: str = "edge", front_end: FrontEndConfig | None = None
     if config == "paper":
         outputs = _paper(inputs)
     elif config == "edge":
+        inputs.append(keras.Input((len(BAND_CENTRES_HZ),), name=MATCH_FEATURES))
         outputs = _edge(inputs, shape)
     else:
         raise ValueError(f"model config must be one of {MODEL_CONFIGS}, got {config!r}")
     return keras.Model(inputs, outputs, name=f"analyser_{config}")
+
+
+def output_kind(analyser: keras.Model) -> str:
+    """``"correction"`` for an analyser that takes the match features and predicts logit corrections of the
+    analytic fit, ``"params"`` for one that predicts the normalized parameters themselves."""
+    return "correction" if MATCH_FEATURES in [t.name for t in analyser.inputs] else "params"
 
 
 def _paper(inputs):
@@ -106,11 +115,13 @@ def _edge(inputs, shape):
     x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="bands")(x)
     x = layers.GlobalAveragePooling1D(name="average_over_time")(x)
     encoder = keras.Model(features, x, name="encoder")
-    x = layers.Concatenate(name="concat")([encoder(inputs[0]), encoder(inputs[1])])
+    difference = layers.Rescaling(1.0 / MAX_DIFF_DB, name="match_scale")(inputs[2])
+    x = layers.Concatenate(name="concat")([encoder(inputs[0]), encoder(inputs[1]), difference])
     for i, units in enumerate(EDGE_HIDDEN):
         x = layers.Dense(units, activation="relu", name=f"controller_dense{i}")(x)
         x = layers.Dropout(DROPOUT, name=f"controller_dropout{i}")(x)
-    return _params_layer()(x)
+    # logit corrections of the analytic fit, starting at zero: the untrained model is the analytic match
+    return layers.Dense(len(PARAM_SPEC), name="correction", kernel_initializer="zeros", bias_initializer="zeros")(x)
 
 
 def count_flops(model: keras.Model) -> int:
@@ -159,10 +170,19 @@ def _layer_flops(layer, inputs, outputs) -> int:
 
 def build_enhancer(analyser: keras.Model, sample_rate: int, window_samples: int, method: str = "spsa",
                    epsilon: float = 1e-3, seed: int = 0) -> keras.Model:
-    """The training model: ``{"input_features", "reference_features", "input_audio"}`` -> processed audio, the
-    analyser's parameters applied to ``input_audio`` by :class:`DDSPChain`."""
-    features = {name: keras.Input(analyser.input[i].shape[1:], name=name) for i, name in enumerate(INPUT_NAMES)}
-    audio = keras.Input((window_samples,), name="input_audio")
-    params = analyser([features[name] for name in INPUT_NAMES])
-    output = DDSPChain(sample_rate, method, epsilon, seed, name="ddsp")([audio, params])
-    return keras.Model({**features, "input_audio": audio}, output, name="enhancer")
+    """The training model: the analyser's inputs + ``input_audio`` (+ ``analytic`` and ``reference_audio`` for a
+    correction analyser) -> processed audio: the parameters applied to ``input_audio`` by :class:`DDSPChain`; a
+    correction analyser's parameters are ``combine(analytic, correction)`` and its output is level-matched to
+    ``reference_audio`` (:class:`LevelMatch`), as the runtime's level stage does."""
+    names = [t.name for t in analyser.inputs]
+    inputs = {name: keras.Input(t.shape[1:], name=name) for name, t in zip(names, analyser.inputs)}
+    inputs["input_audio"] = keras.Input((window_samples,), name="input_audio")
+    params = analyser([inputs[name] for name in names])
+    if output_kind(analyser) == "correction":
+        inputs["analytic"] = keras.Input((len(PARAM_SPEC),), name="analytic")
+        inputs["reference_audio"] = keras.Input((window_samples,), name="reference_audio")
+        params = Combine(name="combine")([inputs["analytic"], params])
+    output = DDSPChain(sample_rate, method, epsilon, seed, name="ddsp")([inputs["input_audio"], params])
+    if output_kind(analyser) == "correction":
+        output = LevelMatch(name="level")([output, inputs["reference_audio"]])
+    return keras.Model(inputs, output, name="enhancer")

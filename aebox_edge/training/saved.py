@@ -7,7 +7,7 @@ import json
 import os
 
 from aebox_edge.errors import InputError
-from aebox_edge.frontend import FRONT_ENDS, FrontEndConfig
+from aebox_edge.frontend import FRONT_ENDS, MATCH_FEATURES, FrontEndConfig
 
 from .config import CONFIG_FILE, MODEL_FILE
 
@@ -42,10 +42,11 @@ def load_saved_analyser(path: str):
 def model_front_end(model, config: str | None = None, run_record: dict | None = None) -> FrontEndConfig:
     """The analyser's front end: ``config``, else the training run's, else the one matching the model's input shape;
     refused when the model's input shape or the run's recorded front end differ from this code's."""
-    shapes = {tuple(t.shape[1:]) for t in model.inputs}
-    if len(model.inputs) != 2 or len(shapes) != 1:
-        raise InputError(f"the analyser must take two inputs of one shape (frames, n_mels, 1), got "
-                         f"{[tuple(t.shape) for t in model.inputs]}")
+    features = [t for t in model.inputs if t.name != MATCH_FEATURES]
+    shapes = {tuple(t.shape[1:]) for t in features}
+    if len(features) != 2 or len(shapes) != 1:
+        raise InputError(f"the analyser must take two feature inputs of one shape (frames, n_mels, 1) (and its "
+                         f"match features), got {[tuple(t.shape) for t in model.inputs]}")
     shape = shapes.pop()
     run_record = run_record or {}
     config = config or run_record.get("train", {}).get("config")

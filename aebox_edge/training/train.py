@@ -32,9 +32,9 @@ from aebox_edge.io.atomic import atomic_path, write_json
 from ddsp_kernels import PARAM_SPEC
 
 from .config import CONFIG_FILE, MODEL_FILE, TrainConfig
-from .data import make_dataset, sample_rate_and_window, split_dataset
+from .data import make_dataset, sample_rate_and_window, split_dataset, whole_split
 from .losses import MultiResolutionMelLoss
-from .networks import build_analyser, build_enhancer, count_flops, front_end_for
+from .networks import build_analyser, build_enhancer, count_flops, front_end_for, output_kind
 from .saved import load_saved_analyser
 
 LOG_FILE = "log.csv"
@@ -215,7 +215,9 @@ def train(out_dir: str, data: str | None = None, resume: bool = False, echo=prin
     if sample_rate != front_end.sample_rate:
         raise InputError(f"{data} is at {sample_rate} Hz; the {config.config} front end analyses "
                          f"{front_end.sample_rate} Hz audio")
-    split = split_dataset(data, config.val_fraction)
+    if config.val_data is not None and not os.path.isdir(config.val_data):
+        raise InputError(f"validation dataset folder {config.val_data} does not exist")
+    split = whole_split(data, "train") if config.val_data else split_dataset(data, config.val_fraction)
     state_path = os.path.join(out_dir, CHECKPOINTS, STATE_FILE)
     if initial_epoch >= config.epochs:
         echo(f"{out_dir}: {initial_epoch} epoch(s) already done (--epochs {config.epochs}); nothing to train")
@@ -232,9 +234,15 @@ def train(out_dir: str, data: str | None = None, resume: bool = False, echo=prin
         write_json(os.path.join(out_dir, CONFIG_FILE),
                    _run_record(config, data, front_end, split, sample_rate, window, analyser), sort_keys=True)
 
+    correction = output_kind(analyser) == "correction"
     train_ds = make_dataset(data, front_end, config.batch_size, split, "train", shuffle=True, seed=config.seed,
-                            first_epoch=initial_epoch)
-    val_ds = make_dataset(data, front_end, config.batch_size, split, "val") if split.val else None
+                            first_epoch=initial_epoch, correction=correction)
+    if config.val_data:
+        val_ds = make_dataset(config.val_data, front_end, config.batch_size, whole_split(config.val_data, "val"),
+                              "val", correction=correction)
+    else:
+        val_ds = make_dataset(data, front_end, config.batch_size, split, "val", correction=correction) \
+            if split.val else None
     monitor = "val_loss" if val_ds is not None else "loss"
     run_callbacks = _run_callbacks(out_dir, enhancer, analyser.name, monitor, best, chief, echo) + list(callbacks)
     echo(f"training {analyser.name} ({analyser.count_params():,} parameters) with {config.grad} gradients on "

@@ -20,6 +20,7 @@ from aebox_edge.runtime.metadata import ModelMetadataError, load_metadata  # noq
 from aebox_edge.runtime import Enhancer  # noqa: E402
 from export import calibration, verify  # noqa: E402
 from export.convert import ExportFailure, export_tflite, report_path  # noqa: E402
+from ddsp_kernels.match import combine  # noqa: E402
 from support import REPO_ROOT  # noqa: E402
 
 MODES = ("int8", "float16", "dynamic", "none")
@@ -38,8 +39,9 @@ def edge_model():
     rng = np.random.default_rng(0)
     shape = (16, *FRONT_ENDS["edge"].shape, 1)
     x = [rng.normal(-30.0, 20.0, shape).astype(np.float32) for _ in range(2)]
+    x.append(rng.uniform(-6.0, 6.0, (16, model.inputs[2].shape[1])).astype(np.float32))  # match features
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    model.fit(x, rng.uniform(0.0, 1.0, (16, 24)).astype(np.float32), batch_size=8, epochs=2, verbose=0)
+    model.fit(x, rng.normal(0.0, 1.0, (16, 24)).astype(np.float32), batch_size=8, epochs=2, verbose=0)
     return model
 
 
@@ -52,9 +54,9 @@ def exported(edge_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def heldout(edge_model):
-    """Features of clips neither calibration nor verification used, and the Keras model's parameters for them."""
-    inputs, references, _ = calibration.features(calibration.synthetic_pairs(100, 3, seed=0), FRONT_ENDS["edge"])
-    return inputs, references, edge_model.predict([inputs, references], verbose=0)
+    """Clips neither calibration nor verification used, and the Keras model's parameters for them."""
+    clips = calibration.features(calibration.synthetic_pairs(100, 3, seed=0), FRONT_ENDS["edge"], correction=True)
+    return clips, combine(clips.analytic, edge_model.predict(list(clips.inputs), verbose=0))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -65,7 +67,8 @@ def test_export_writes_model_metadata_and_report(exported, mode):
     assert model.stat().st_size == report["size_bytes"]
     meta = load_metadata(model)
     assert meta["quantization"] == mode and meta["model_config"] == "edge"
-    assert meta["inputs"] == ["input_features", "reference_features"] and meta["input_shape"] == [1, 235, 64, 1]
+    assert meta["inputs"] == ["input_features", "reference_features", "match_features"]
+    assert meta["input_shape"] == [1, 235, 64, 1] and meta["output_kind"] == "correction" and "match" in meta
     assert json.loads(Path(report_path(model)).read_text())["verification"]["clips"] == CLIPS["verify_clips"]
     assert not [p for p in model.parent.iterdir() if p.name.endswith(".tmp")]
     umask = os.umask(0)
@@ -92,21 +95,22 @@ def test_edge_int8_is_fully_delegated(exported):
 def test_runtime_alone_loads_every_mode_within_limits(exported, heldout, tmp_path):
     """A fresh process with the device runtime (``aebox_edge.runtime.Enhancer``: metadata check + ai_edge_litert)
     and no TensorFlow or Keras imported."""
-    inputs, references, p_keras = heldout
-    np.save(tmp_path / "inputs.npy", inputs)
-    np.save(tmp_path / "references.npy", references)
+    clips, p_keras = heldout
+    names = ("inputs", "references", "match", "analytic")
+    for name, array in zip(names, (*clips.inputs, clips.analytic)):
+        np.save(tmp_path / f"{name}.npy", array)
     script = textwrap.dedent("""
         import json, sys
         import numpy as np
         from aebox_edge.runtime import Enhancer
 
         folder, models = sys.argv[1], sys.argv[2:]
-        inputs, references = (np.load(f"{folder}/{n}.npy") for n in ("inputs", "references"))
+        arrays = [np.load(f"{folder}/{n}.npy") for n in ("inputs", "references", "match", "analytic")]
         out = {}
         for path in models:
             enhancer = Enhancer(path, num_threads=1)
             assert enhancer.backend.name == "ai_edge_litert", enhancer.backend
-            out[path] = [enhancer.predict(x, r).tolist() for x, r in zip(inputs, references)]
+            out[path] = [enhancer.predict(*example).tolist() for example in zip(*arrays)]
         heavy = [m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules]
         print(json.dumps({"params": out, "heavy_modules": heavy}))
     """)

@@ -15,13 +15,15 @@ from click.testing import CliRunner
 from aebox_edge.cli import main
 from aebox_edge.errors import RuntimeFailure
 from aebox_edge.runtime.live import LiveEngine, simulate
+from aebox_edge.runtime.matching import analytic_fits, window_inputs
+from aebox_edge.runtime.track import array_blocks
 from ddsp_kernels import PARAM_SPEC, StreamingChain
 from support import music, write_audio
 
 
 @pytest.fixture
-def reference_features(enhancer):
-    return enhancer.features(music(2.5, 24000, seed=1), 24000)
+def reference(enhancer):
+    return enhancer.reference(lambda n: array_blocks(music(2.5, 24000, seed=1), n), 24000)
 
 
 @pytest.fixture
@@ -30,9 +32,9 @@ def files(tmp_path):
             "reference": write_audio(tmp_path / "ref.wav", music(3.0, 16000, 1, seed=1), 16000, "FLOAT")}
 
 
-def test_ring_holds_the_mono_mix_of_the_last_window(enhancer, reference_features):
+def test_ring_holds_the_mono_mix_of_the_last_window(enhancer, reference):
     rate = 8000
-    engine = LiveEngine(enhancer, reference_features, rate, 2)
+    engine = LiveEngine(enhancer, reference, rate, 2)
     x = music(5.0, rate, 2)
     window = enhancer.window_frames(rate)
     position = 0
@@ -45,24 +47,32 @@ def test_ring_holds_the_mono_mix_of_the_last_window(enhancer, reference_features
         assert engine.ready == (position >= window) and engine.frames_in == position
 
 
-def test_callback_runs_neutral_parameters_until_the_first_analysis(enhancer, reference_features):
+def test_callback_runs_neutral_parameters_until_the_first_analysis(enhancer, reference):
     rate = 16000
-    engine = LiveEngine(enhancer, reference_features, rate, 1)
-    reference = StreamingChain(rate, PARAM_SPEC.neutral())
+    engine = LiveEngine(enhancer, reference, rate, 1)
+    neutral = StreamingChain(rate, PARAM_SPEC.neutral())
     x = music(1.0, rate)
     for k in range(0, len(x), 256):
         out = np.empty_like(x[k:k + 256])
         engine.process(x[k:k + 256], out)
-        np.testing.assert_allclose(out, reference.process(x[k:k + 256]), atol=1e-7)
+        expected = neutral.process(x[k:k + 256])
+        np.testing.assert_allclose(PARAM_SPEC.to_normalized(engine._chain.params),
+                                   PARAM_SPEC.to_normalized(PARAM_SPEC.neutral()), atol=1e-9)
+        if k + 256 < 0.4 * rate:  # the level stage waits for its first full 400 ms block
+            np.testing.assert_allclose(out, expected, atol=1e-7)
 
 
-def test_analysis_publishes_smoothed_parameters_that_the_callback_applies(enhancer, reference_features):
+def test_analysis_publishes_smoothed_parameters_that_the_callback_applies(enhancer, reference):
     rate = 16000
-    engine = LiveEngine(enhancer, reference_features, rate, 1, hop_s=1.0, smoothing_s=0.0)
+    engine = LiveEngine(enhancer, reference, rate, 1, hop_s=1.0, smoothing_s=0.0)
     x = music(3.0, rate)
     engine.process(x, np.empty_like(x))
     engine.analyse()
-    expected = enhancer.predict(enhancer.features(x[-enhancer.window_frames(rate):, 0], rate), reference_features)
+    window = x[-enhancer.window_frames(rate):, 0]
+    mono = enhancer.analysis_audio(window, rate)
+    match, native = window_inputs(window, rate, mono, enhancer.analysis_rate, reference.match)
+    expected = enhancer.predict(enhancer.features(window, rate), reference.features, match,
+                                analytic_fits(native[None], rate, reference.match)[0])
     published = PARAM_SPEC.to_normalized(engine._published[1])
     np.testing.assert_allclose(published, expected, atol=1e-5)
     block = x[:256]
@@ -95,8 +105,8 @@ def test_paced_simulation_runs_the_analysis_thread(enhancer, tmp_path):
     assert sf.info(str(tmp_path / "out.wav")).frames == 28000
 
 
-def test_analysis_thread_failure_is_reported_at_stop(enhancer, reference_features, monkeypatch):
-    engine = LiveEngine(enhancer, reference_features, 8000, 1, hop_s=0.01)
+def test_analysis_thread_failure_is_reported_at_stop(enhancer, reference, monkeypatch):
+    engine = LiveEngine(enhancer, reference, 8000, 1, hop_s=0.01)
     x = music(3.0, 8000)
     engine.process(x, np.empty_like(x))
 

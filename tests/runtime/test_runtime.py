@@ -70,17 +70,17 @@ def test_predict_params_in_physical_units(enhancer):
     params = enhancer.predict_params(x, ref, 44100)
     assert list(params) == list(PARAM_SPEC.names)
     assert PARAM_SPEC.contains(params)
-    p = enhancer.predict(enhancer.features(x, 44100), enhancer.features(ref, 44100))
+    p = enhancer.predict(*enhancer.prepare(x, ref, 44100))
     assert p.shape == (24,) and p.dtype == np.float32
     np.testing.assert_allclose(PARAM_SPEC.to_normalized(params), p, atol=1e-5)
 
 
 def test_predictions_are_repeatable_and_reuse_the_allocated_tensors(enhancer):
-    f = enhancer.features(music(2.5, 24000, seed=3), 24000)
-    g = enhancer.features(music(2.5, 24000, seed=4), 24000)
-    first = enhancer.predict(f, g)
-    enhancer.predict(g, f)
-    np.testing.assert_array_equal(enhancer.predict(f, g), first)
+    f = enhancer.prepare(music(2.5, 24000, seed=3), music(2.5, 24000, seed=4))
+    g = enhancer.prepare(music(2.5, 24000, seed=4), music(2.5, 24000, seed=3))
+    first = enhancer.predict(*f)
+    enhancer.predict(*g)
+    np.testing.assert_array_equal(enhancer.predict(*f), first)
 
 
 def test_threads_are_passed_to_the_interpreter(model, monkeypatch):
@@ -127,8 +127,8 @@ def test_tflite_runtime_backend_warns_about_its_limits(model, enhancer, monkeypa
     with pytest.warns(RuntimeWarning, match="without XNNPACK"):
         legacy = Enhancer(model, backend="tflite_runtime")
     assert legacy.backend.name == "tflite_runtime" and "numpy 2" in legacy.backend.note
-    f = enhancer.features(music(2.5, 24000), 24000)
-    np.testing.assert_array_equal(legacy.predict(f, f), enhancer.predict(f, f))
+    f = enhancer.prepare(music(2.5, 24000), music(2.5, 24000, seed=1))
+    np.testing.assert_array_equal(legacy.predict(*f), enhancer.predict(*f))
 
 
 def test_default_model_comes_from_the_environment_or_is_a_clear_error(model, monkeypatch):
@@ -172,9 +172,9 @@ def test_model_whose_signature_differs_from_its_metadata_is_refused(model, tmp_p
 
 def test_non_finite_model_output_is_a_runtime_failure(enhancer, monkeypatch):
     monkeypatch.setattr(type(enhancer._interpreter), "get_tensor", lambda self, i: np.full((1, 24), np.nan))
-    f = enhancer.features(music(2.5, 24000), 24000)
+    f = enhancer.prepare(music(2.5, 24000), music(2.5, 24000, seed=1))
     with pytest.raises(RuntimeFailure, match="non-finite"):
-        enhancer.predict(f, f)
+        enhancer.predict(*f)
 
 
 def test_reference_choice_skips_silence_and_one_off_events(enhancer):
@@ -183,14 +183,15 @@ def test_reference_choice_skips_silence_and_one_off_events(enhancer):
     reference = np.concatenate([np.zeros((5 * rate, 1), np.float32), body])
     click_at = 15 * rate  # a window made of a loud burst: active but untypical
     reference[click_at:click_at + int(2.5 * rate)] = 0.4 * np.sign(music(2.5, rate, seed=9))
-    _, info = enhancer.reference_features(lambda n: array_blocks(reference, n), rate)
+    info = enhancer.reference(lambda n: array_blocks(reference, n), rate).info
     assert info["windows"] == 10 and info["active_windows"] < 10
     assert 5.0 <= info["start_s"] and info["start_s"] != 15.0
 
 
 def test_short_reference_is_analysed_once(enhancer):
-    features, info = enhancer.reference_features(lambda n: array_blocks(music(1.0, 16000), n), 16000)
-    assert features.shape == (*enhancer.front_end.shape, 1) and info["windows"] == 1
+    reference = enhancer.reference(lambda n: array_blocks(music(1.0, 16000), n), 16000)
+    assert reference.features.shape == (*enhancer.front_end.shape, 1) and reference.info["windows"] == 1
+    assert np.isfinite(reference.match.loudness_lufs) and reference.match.levels_native_db.shape == (29,)
 
 
 def test_process_matches_the_file_runner(enhancer, tmp_path):

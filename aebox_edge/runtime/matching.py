@@ -1,0 +1,62 @@
+"""What a correction analyser (the edge model) needs besides the two log-mels, measured as the runtime reads audio:
+the reference's long-term band levels and loudness (once), each analysis window's band levels, and the analytic
+fit the network's logit corrections apply to (``ddsp_kernels.match``).
+
+Two rates: the network's match features compare band levels at the analysis rate (24 kHz mono, as in training,
+``aebox_edge.frontend.match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
+fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a phone lost above 12 kHz, and the
+spectral centroid of the output depends on it). The reference is measured whole, the input window by window; the
+windows' fits are made together at the end, one vectorized fit for a whole file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ddsp_kernels.loudness import LoudnessMeter
+from ddsp_kernels.match import BandLevels, analytic_params, band_levels_db, spectral_difference_db
+
+from ..frontend import match_inputs
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    """The reference as the level stage and the analytic fit see it."""
+
+    levels_native_db: np.ndarray  # long-term band levels at the reference's own rate
+    levels_analysis_db: np.ndarray  # the same at the analysis rate (mono, as training saw it)
+    loudness_lufs: float  # integrated loudness (BS.1770), -inf for silence
+
+
+class ReferenceMeter:
+    """Accumulates a reference block by block: ``add(block, analysis_mono)`` then ``result()``."""
+
+    def __init__(self, sample_rate: int, channels: int, analysis_rate: int):
+        self._native = BandLevels(sample_rate)
+        self._analysis = BandLevels(analysis_rate)
+        self._loudness = LoudnessMeter(sample_rate, channels)
+
+    def add(self, block: np.ndarray, analysis_mono: np.ndarray) -> None:
+        self._native.add(block)
+        self._analysis.add(analysis_mono)
+        self._loudness.process(block)
+
+    def result(self) -> ReferenceMatch:
+        return ReferenceMatch(self._native.levels_db(), self._analysis.levels_db(), self._loudness.integrated())
+
+
+def window_inputs(window: np.ndarray, sample_rate: int, analysis_mono: np.ndarray, analysis_rate: int,
+                  reference: ReferenceMatch) -> tuple[np.ndarray, np.ndarray]:
+    """``(match_features, native band levels)`` of one analysis window (its audio at the file's rate and its mono
+    mix at the analysis rate)."""
+    features, _ = match_inputs(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db,
+                               analysis_rate)
+    return features, band_levels_db(window, sample_rate)
+
+
+def analytic_fits(native_levels_db: np.ndarray, sample_rate: int, reference: ReferenceMatch) -> np.ndarray:
+    """The analytic fits (windows, 24) of windows' native band levels (windows, bands) to the reference's."""
+    difference = spectral_difference_db(native_levels_db, reference.levels_native_db)
+    return analytic_params(difference, sample_rate)

@@ -1,0 +1,156 @@
+"""Analytic matching: the chain's EQ fitted to the long-term spectral difference of an input and a reference.
+
+This is the starting point the edge network corrects (the network predicts logit offsets from it, see
+:func:`combine`). Both signals' long-term average power spectra (Welch: Hann frames of 4096 points, 50 % overlap)
+are integrated over third-octave bands at ``BAND_CENTRES_HZ``; their difference in dB, with its mean removed (the
+level stage sets the loudness) and limited to +-``MAX_DIFF_DB``, is the curve the 6-band EQ should draw. Its
+gains, frequencies and Qs are fitted to that curve in dB by projected Levenberg-Marquardt in the normalized
+parameter space (the RBJ magnitude responses of :mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull
+to the flat starting point so that an ill-posed band stays near it. The compressor starts neutral.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .biquads import rbj_sos
+from .spec import BANDS, PARAM_SPEC
+
+N_FFT = 4096
+BAND_CENTRES_HZ = tuple(float(f) for f in 31.5 * 2.0 ** (np.arange(29) / 3.0))  # 31.5 Hz .. 20.3 kHz, 1/3 oct
+MAX_DIFF_DB = 18.0
+FLOOR_DB = -120.0
+P_EPS = 0.02  # normalized values are kept in [P_EPS, 1 - P_EPS] so their logits are finite
+_ITERATIONS = 12
+_PRIOR = 1e-2  # Tikhonov weight (per dB^2 of residual and per band) toward the flat start
+_EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db", "freq_hz", "q"))
+_EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
+
+
+class BandLevels:
+    """Long-term third-octave band levels accumulated over blocks of audio at ``sample_rate`` (Welch frames do not
+    straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block."""
+
+    def __init__(self, sample_rate: float):
+        self.sample_rate = float(sample_rate)
+        self._power = np.zeros(N_FFT // 2 + 1)
+        self._frames = 0
+
+    def add(self, audio) -> "BandLevels":
+        """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
+        x = np.asarray(audio, dtype=np.float64)
+        x = x.mean(axis=1) if x.ndim == 2 else x
+        if x.size:
+            n = min(N_FFT, x.size)
+            starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
+            frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
+            self._power += np.sum(np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)) ** 2, axis=0)
+            self._frames += len(starts)
+        return self
+
+    def levels_db(self) -> np.ndarray:
+        """Power per band at ``BAND_CENTRES_HZ`` in dB; bands above Nyquist or empty read ``FLOOR_DB``.
+
+        Raises
+        ------
+        ValueError
+            If no audio was added.
+        """
+        if self._frames == 0:
+            raise ValueError("cannot measure band levels of empty audio")
+        power = self._power / self._frames
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / self.sample_rate)
+        csum = np.concatenate([[0.0], np.cumsum(power)])
+        centres = np.asarray(BAND_CENTRES_HZ)
+        lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
+        hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
+        band = (csum[np.minimum(hi, freqs.size)] - csum[np.minimum(lo, freqs.size - 1)]) / (hi - lo)
+        with np.errstate(divide="ignore"):
+            level = 10.0 * np.log10(band / N_FFT)
+        level[~np.isfinite(level) | (centres * 2.0 ** (1 / 6) > self.sample_rate / 2)] = FLOOR_DB
+        return np.maximum(level, FLOOR_DB)
+
+
+def band_levels_db(audio, sample_rate: float) -> np.ndarray:
+    """Long-term power in third-octave bands at ``BAND_CENTRES_HZ`` in dB of audio (samples,) or (samples,
+    channels) (:class:`BandLevels` of one block). Raises ValueError for empty audio."""
+    return BandLevels(sample_rate).add(audio).levels_db()
+
+
+def spectral_difference_db(input_levels_db, reference_levels_db) -> np.ndarray:
+    """The curve the EQ should draw: ``reference - input`` per band, zero-mean over the bands both signals
+    cover, limited to +-``MAX_DIFF_DB``; 0 where either band is empty. Broadcasts over leading axes."""
+    a = np.asarray(input_levels_db, dtype=np.float64)
+    b = np.asarray(reference_levels_db, dtype=np.float64)
+    valid = (a > FLOOR_DB) & (b > FLOOR_DB)
+    diff = np.where(valid, b - a, 0.0)
+    count = np.maximum(valid.sum(axis=-1, keepdims=True), 1)
+    diff = np.where(valid, diff - diff.sum(axis=-1, keepdims=True) / count, 0.0)
+    return np.clip(diff, -MAX_DIFF_DB, MAX_DIFF_DB)
+
+
+def eq_response_db(eq01: np.ndarray, sample_rate: float, freqs_hz=BAND_CENTRES_HZ) -> np.ndarray:
+    """Magnitude response in dB of the 6-band EQ at ``freqs_hz`` for normalized EQ values ``eq01`` (..., 18) in
+    the order ``<band>_gain_db, <band>_freq_hz, <band>_q`` per band of ``BANDS``; returns (..., len(freqs))."""
+    eq01 = np.asarray(eq01, dtype=np.float64)
+    z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
+    total = 0.0
+    for i, band in enumerate(BANDS):
+        phys = [PARAM_SPEC[_EQ_NAMES[3 * i + k]].to_physical(eq01[..., 3 * i + k]) for k in range(3)]
+        sos = rbj_sos(band.kind, phys[1], phys[0], phys[2], sample_rate)
+        b, a = sos[..., None, :3], sos[..., None, 3:]
+        h = (b[..., 0] + b[..., 1] * z + b[..., 2] * z * z) / (a[..., 0] + a[..., 1] * z + a[..., 2] * z * z)
+        total = total + 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))
+    return total
+
+
+def _flat_eq01() -> np.ndarray:
+    return PARAM_SPEC.to_normalized(PARAM_SPEC.neutral())[_EQ_INDEX]
+
+
+def fit_eq(diff_db, sample_rate: float) -> np.ndarray:
+    """Normalized EQ values (..., 18) whose response best draws ``diff_db`` (..., bands) in the least-squares
+    sense (projected Levenberg-Marquardt with a pull to the flat EQ); vectorized over leading axes."""
+    diff = np.asarray(diff_db, dtype=np.float64)
+    start = np.broadcast_to(_flat_eq01(), (*diff.shape[:-1], _EQ_INDEX.size)).copy()
+    theta, damping = start.copy(), np.full(diff.shape[:-1], 1e-2)
+    step = 1e-4
+    eye = np.eye(theta.shape[-1])
+
+    def cost(t, r):
+        return np.sum(r * r, axis=-1) + _PRIOR * diff.shape[-1] * np.sum((t - start) ** 2, axis=-1)
+
+    residual = eq_response_db(theta, sample_rate) - diff
+    current = cost(theta, residual)
+    for _ in range(_ITERATIONS):
+        probes = theta[..., None, :] + step * eye
+        jac = (eq_response_db(probes, sample_rate) - (residual + diff)[..., None, :]) / step  # (..., 18, bands)
+        jtj = jac @ np.swapaxes(jac, -1, -2) + _PRIOR * diff.shape[-1] * eye
+        grad = jac @ residual[..., None] + _PRIOR * diff.shape[-1] * (theta - start)[..., None]
+        lhs = jtj + damping[..., None, None] * np.diagonal(jtj, axis1=-2, axis2=-1)[..., None] * eye
+        candidate = np.clip(theta - np.linalg.solve(lhs, grad)[..., 0], 0.0, 1.0)
+        cand_residual = eq_response_db(candidate, sample_rate) - diff
+        cand_cost = cost(candidate, cand_residual)
+        better = cand_cost < current
+        theta = np.where(better[..., None], candidate, theta)
+        residual = np.where(better[..., None], cand_residual, residual)
+        current = np.where(better, cand_cost, current)
+        damping = np.where(better, damping * 0.3, damping * 10.0)
+    return theta
+
+
+def analytic_params(diff_db, sample_rate: float) -> np.ndarray:
+    """The analytic starting point: all 24 normalized parameters (..., 24), the EQ fitted to ``diff_db`` by
+    :func:`fit_eq`, the compressor neutral, every value kept within ``[P_EPS, 1 - P_EPS]``."""
+    diff = np.asarray(diff_db, dtype=np.float64)
+    p01 = np.broadcast_to(PARAM_SPEC.to_normalized(PARAM_SPEC.neutral()), (*diff.shape[:-1], len(PARAM_SPEC))).copy()
+    p01[..., _EQ_INDEX] = fit_eq(diff, sample_rate)
+    return np.clip(p01, P_EPS, 1.0 - P_EPS)
+
+
+def combine(analytic01, correction_logits) -> np.ndarray:
+    """The predicted parameters: ``sigmoid(logit(analytic01) + correction_logits)``, in [0, 1]; a zero correction
+    returns the analytic values (clipped to ``[P_EPS, 1 - P_EPS]``)."""
+    p = np.clip(np.asarray(analytic01, dtype=np.float64), P_EPS, 1.0 - P_EPS)
+    z = np.log(p / (1.0 - p)) + np.asarray(correction_logits, dtype=np.float64)
+    return 1.0 / (1.0 + np.exp(-z))

@@ -1,0 +1,54 @@
+"""BS.1770 loudness and the level stage (ddsp_kernels.loudness)."""
+
+import numpy as np
+import pytest
+
+from ddsp_kernels.loudness import (MAX_BOOST_DB, LoudnessMeter, integrated_loudness, k_weighting_sos,
+                                   match_gain_db)
+
+
+def test_k_weighting_reproduces_the_48k_table_of_bs1770():
+    sos = k_weighting_sos(48000)
+    np.testing.assert_allclose(sos[0], [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0,
+                                        -1.69065929318241, 0.73248077421585], atol=1e-8)
+    np.testing.assert_allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], atol=1e-8)
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
+def test_integrated_loudness_equals_pyloudnorm(sr):
+    pyloudnorm = pytest.importorskip("pyloudnorm")
+    rng = np.random.default_rng(sr)
+    # a level ramp and a silent stretch, so that both gates act
+    x = rng.standard_normal((sr * 6, 2)) * np.linspace(0.001, 0.3, sr * 6)[:, None]
+    x[sr:2 * sr] = 0.0
+    expected = pyloudnorm.Meter(sr, filter_class="DeMan").integrated_loudness(x)
+    assert integrated_loudness(x, sr) == pytest.approx(expected, abs=1e-6)
+
+
+def test_streaming_meter_equals_one_call():
+    sr = 24000
+    x = np.random.default_rng(1).standard_normal((sr * 3, 1)) * 0.1
+    meter = LoudnessMeter(sr, 1)
+    for start in range(0, len(x), 777):
+        meter.process(x[start:start + 777])
+    assert meter.integrated() == pytest.approx(integrated_loudness(x, sr), abs=1e-9)
+    assert meter.short_term() == pytest.approx(meter.integrated(), abs=0.5)  # steady noise
+
+
+def test_silence_is_minus_infinity_and_never_raised():
+    assert integrated_loudness(np.zeros(48000), 48000) == float("-inf")
+    quiet = np.random.default_rng(2).standard_normal(48000) * 10 ** (-90 / 20)  # about -90 dBFS
+    assert integrated_loudness(quiet, 48000) == float("-inf")
+    assert match_gain_db(integrated_loudness(quiet, 48000), -14.0) == 0.0
+
+
+def test_gain_is_capped():
+    assert match_gain_db(-65.0, -9.0) == MAX_BOOST_DB
+    assert match_gain_db(-20.0, -14.0) == pytest.approx(6.0)
+    assert match_gain_db(-5.0, -60.0, max_cut_db=30.0) == -30.0
+
+
+def test_meter_rejects_a_channel_change():
+    meter = LoudnessMeter(48000, 2)
+    with pytest.raises(ValueError, match="channels|shaped"):
+        meter.process(np.zeros((100, 1)))

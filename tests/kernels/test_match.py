@@ -1,0 +1,78 @@
+"""The analytic EQ match (ddsp_kernels.match)."""
+
+import numpy as np
+import pytest
+
+from ddsp_kernels import EQ_BANDS, PARAM_SPEC, apply_chain
+from ddsp_kernels.match import (BAND_CENTRES_HZ, analytic_params, band_levels_db, combine, eq_response_db,
+                                spectral_difference_db)
+
+SR = 24000
+
+
+def _pink(n, seed):
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SR)
+    spectrum[1:] /= np.sqrt(f[1:])
+    x = np.fft.irfft(spectrum, n)
+    return x / np.abs(x).max() * 0.5
+
+
+def _eq_params(gains):
+    p = PARAM_SPEC.neutral()
+    for band, g in zip(EQ_BANDS, gains):
+        p[f"{band}_gain_db"] = g
+    return p
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_undoes_a_known_eq(seed):
+    rng = np.random.default_rng(seed)
+    x = _pink(SR * 3, seed)
+    y = apply_chain(x, SR, _eq_params(rng.uniform(-12, 12, 6)))
+    diff = spectral_difference_db(band_levels_db(x, SR), band_levels_db(y, SR))
+    fitted = apply_chain(x, SR, PARAM_SPEC.to_physical(analytic_params(diff, SR)))
+    after = spectral_difference_db(band_levels_db(fitted, SR), band_levels_db(y, SR))
+    assert np.sqrt(np.mean(after ** 2)) < 0.35 * np.sqrt(np.mean(diff ** 2))
+
+
+def test_identical_signals_give_the_flat_eq():
+    x = _pink(SR * 2, 5)
+    levels = band_levels_db(x, SR)
+    p = analytic_params(spectral_difference_db(levels, levels), SR)
+    gains = PARAM_SPEC.to_physical(p)
+    assert max(abs(float(gains[f"{b}_gain_db"])) for b in EQ_BANDS) < 0.01
+
+
+def test_response_matches_the_filters():
+    from scipy.signal import sosfreqz
+
+    from ddsp_kernels import eq_bands, eq_sos
+
+    p01 = np.random.default_rng(3).uniform(0.1, 0.9, 24)
+    physical = PARAM_SPEC.to_physical(p01)
+    eq01 = np.concatenate([[p01[PARAM_SPEC.index(f"{b}_{k}")] for k in ("gain_db", "freq_hz", "q")]
+                           for b in EQ_BANDS])
+    _, h = sosfreqz(eq_sos(SR, eq_bands(physical)), worN=np.asarray(BAND_CENTRES_HZ), fs=SR)
+    np.testing.assert_allclose(eq_response_db(eq01, SR), 20 * np.log10(np.abs(h)), atol=1e-6)
+
+
+def test_batched_fit_equals_one_by_one():
+    rng = np.random.default_rng(4)
+    diffs = rng.uniform(-6, 6, (3, len(BAND_CENTRES_HZ)))
+    together = analytic_params(diffs, SR)
+    for d, row in zip(diffs, together):
+        np.testing.assert_allclose(analytic_params(d, SR), row, atol=1e-6)  # batched LAPACK rounding
+
+
+def test_combine_is_identity_at_zero_and_bounded():
+    a = np.random.default_rng(5).uniform(0.05, 0.95, 24)
+    np.testing.assert_allclose(combine(a, np.zeros(24)), a, atol=1e-12)
+    p = combine(a, np.full(24, 50.0))
+    assert np.all((p > 0.99) & (p <= 1.0))
+
+
+def test_band_levels_reject_empty_audio():
+    with pytest.raises(ValueError, match="empty"):
+        band_levels_db(np.zeros(0), SR)
