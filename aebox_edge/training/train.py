@@ -43,7 +43,11 @@ STATE_FILE = "state.json"
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``default`` (one device), ``mirrored`` (all local GPUs, or the CPU) or ``multiworker`` (``TF_CONFIG``)."""
+    """``default`` (one device), ``mirrored`` (all local GPUs, or the CPU) or ``multiworker`` (``TF_CONFIG``).
+
+    A multi-worker run starts the same ``train`` command on every worker of the ``TF_CONFIG`` cluster; the global
+    ``--batch-size`` is split over the workers. Only the chief (the ``chief`` task, else worker 0) writes ``--out``;
+    ``--resume`` needs that run directory where every worker can read it (a shared filesystem)."""
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -58,6 +62,44 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver.task_type == "chief":
         return True
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+
+
+def _multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """Whether ``strategy`` spans more than this process (a ``TF_CONFIG`` cluster of several workers)."""
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
+
+
+def _fit_across_workers(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Let Keras 3's ``model.fit`` run under a multi-worker ``MultiWorkerMirroredStrategy``, where it fails twice
+    (keras-team/keras issue 20585, tensorflow/tensorflow issue 72388):
+
+    - before the first step fit builds the model from one batch that it all-reduces across workers, and the
+      collective all-reduce refuses a nested batch ("Attempt to convert a value ({'input_features': PerReplica...})
+      to a Tensor"). The build needs only shapes and dtypes: this worker's own replica of the batch serves.
+    - after each step it averages the step's logs over workers along axis 0, which a scalar metric does not have
+      ("Invalid reduction dimension 0 for input with 0 dimensions"). Each metric is given that axis (one row per
+      worker). The epoch's logs are unaffected: fit reads them from the metrics' variables, summed over workers.
+    """
+    if hasattr(model, "_maybe_symbolic_build"):  # absent from a Keras whose fit no longer has that step
+
+        def build(iterator=None, data_batch=None):
+            if data_batch is None and iterator is not None:
+                for _, _, batches in iterator:
+                    data_batch = tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0],
+                                                       next(batches))
+                    break
+            with strategy.scope():
+                model._symbolic_build(data_batch=data_batch)
+
+        model._maybe_symbolic_build = build
+
+    compute_metrics = model.compute_metrics
+
+    def metrics_with_worker_axis(*args, **kwargs):
+        return tf.nest.map_structure(lambda v: tf.expand_dims(v, 0), compute_metrics(*args, **kwargs))
+
+    model.compute_metrics = metrics_with_worker_axis
 
 
 def _save_model(model: keras.Model, path: str) -> None:
@@ -225,11 +267,14 @@ def train(out_dir: str, data: str | None = None, resume: bool = False, echo=prin
 
     keras.utils.set_random_seed(config.seed + initial_epoch)
     chief = _is_chief(strategy)
-    os.makedirs(os.path.join(out_dir, CHECKPOINTS), exist_ok=True)
+    if chief:  # the other workers of a cluster train alongside and write nothing
+        os.makedirs(os.path.join(out_dir, CHECKPOINTS), exist_ok=True)
     with strategy.scope():
         enhancer = _build_enhancer(config, front_end, sample_rate, window,
                                    os.path.join(out_dir, CHECKPOINTS, "last.keras") if resume else None)
     analyser = enhancer.get_layer(f"analyser_{config.config}")
+    if _multi_worker(strategy):
+        _fit_across_workers(enhancer, strategy)
     if not resume and chief:
         write_json(os.path.join(out_dir, CONFIG_FILE),
                    _run_record(config, data, front_end, split, sample_rate, window, analyser), sort_keys=True)
