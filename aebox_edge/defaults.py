@@ -28,3 +28,6 @@ VERIFY_CLIPS = 32
 # ``aebox-edge data``: the production styles (``aebox_edge.data.styles``)
 STYLE_PRESETS = ("neutral", "broadcast", "telephone", "bright", "warm")
 STYLE_NAMES = STYLE_PRESETS + ("random",)
+
+# the real-music evaluation excerpts that `data build --corpus` writes and `eval --excerpts` reads
+EXCERPTS_FORMAT = "aebox-edge-excerpts"

@@ -215,10 +215,11 @@ def match_inputs(input_levels_db, reference_levels_db, sample_rate):
     """A correction analyser's match inputs from the band levels (``ddsp_kernels.match.band_levels_db``) of input and
     reference: ``(match_features, analytic01)``, the spectral difference curve (..., bands) and the analytic fit of
     all 24 normalized parameters (..., 24), both float32 (``ddsp_kernels.match``)."""
-    from ddsp_kernels.match import analytic_params, spectral_difference_db
+    from ddsp_kernels.match import FIT_LIMIT_DB, analytic_params, spectral_difference_db
 
     difference = spectral_difference_db(input_levels_db, reference_levels_db)
-    return difference.astype(np.float32), analytic_params(difference, sample_rate).astype(np.float32)
+    fitted = spectral_difference_db(input_levels_db, reference_levels_db, FIT_LIMIT_DB)
+    return difference.astype(np.float32), analytic_params(fitted, sample_rate).astype(np.float32)
 
 
 def clip_match_inputs(input_audio, reference_audio, config):

@@ -3,10 +3,11 @@
 This is the starting point the edge network corrects (the network predicts logit offsets from it, see
 :func:`combine`). Both signals' long-term average power spectra (Welch: Hann frames of 4096 points, 50 % overlap)
 are integrated over third-octave bands at ``BAND_CENTRES_HZ``; their difference in dB, with its mean removed (the
-level stage sets the loudness) and limited to +-``MAX_DIFF_DB``, is the curve the 6-band EQ should draw. Its
-gains, frequencies and Qs are fitted to that curve in dB by projected Levenberg-Marquardt in the normalized
-parameter space (the RBJ magnitude responses of :mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull
-to the flat starting point so that an ill-posed band stays near it. The compressor starts neutral.
+level stage sets the loudness) and limited to the EQ's +-24 dB, is the curve the 6-band EQ should draw (limited to
++-``MAX_DIFF_DB`` it is also the network's match input). Its gains, frequencies and Qs are fitted to that curve in
+dB by weighted projected Levenberg-Marquardt in the normalized parameter space (the RBJ magnitude responses of
+:mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull to the flat starting point so that an ill-posed
+band stays near it. The compressor starts neutral.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ MAX_DIFF_DB = 18.0
 FLOOR_DB = -120.0
 P_EPS = 0.02  # normalized values are kept in [P_EPS, 1 - P_EPS] so their logits are finite
 _ITERATIONS = 12
+FIT_LIMIT_DB = 24.0  # the curve the EQ fit draws is limited to the EQ's own gain range
+# each band's weight in the fit: the square root of the density of mel bands per third octave (linear in f below
+# 1 kHz, constant above; O'Shaughnessy 1987), between a flat weighting and a mel-spectral one. Chosen on 240
+# training clips of the real-music corpus (MSD / SCE of the fit alone, after the level stage): flat 15.92 / 512 Hz,
+# square-root mel 15.24 / 511 Hz, mel 15.11 / 516 Hz.
+BAND_WEIGHTS = np.sqrt(np.minimum(np.asarray(BAND_CENTRES_HZ) / 1000.0, 1.0))
 _PRIOR = 1e-2  # Tikhonov weight (per dB^2 of residual and per band) toward the flat start
 _EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db", "freq_hz", "q"))
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
@@ -77,16 +84,17 @@ def band_levels_db(audio, sample_rate: float) -> np.ndarray:
     return BandLevels(sample_rate).add(audio).levels_db()
 
 
-def spectral_difference_db(input_levels_db, reference_levels_db) -> np.ndarray:
+def spectral_difference_db(input_levels_db, reference_levels_db, limit_db: float = MAX_DIFF_DB) -> np.ndarray:
     """The curve the EQ should draw: ``reference - input`` per band, zero-mean over the bands both signals
-    cover, limited to +-``MAX_DIFF_DB``; 0 where either band is empty. Broadcasts over leading axes."""
+    cover, limited to +-``limit_db`` (the network's match features: ``MAX_DIFF_DB``; the fit: ``FIT_LIMIT_DB``);
+    0 where either band is empty. Broadcasts over leading axes."""
     a = np.asarray(input_levels_db, dtype=np.float64)
     b = np.asarray(reference_levels_db, dtype=np.float64)
     valid = (a > FLOOR_DB) & (b > FLOOR_DB)
     diff = np.where(valid, b - a, 0.0)
     count = np.maximum(valid.sum(axis=-1, keepdims=True), 1)
     diff = np.where(valid, diff - diff.sum(axis=-1, keepdims=True) / count, 0.0)
-    return np.clip(diff, -MAX_DIFF_DB, MAX_DIFF_DB)
+    return np.clip(diff, -limit_db, limit_db)
 
 
 def eq_response_db(eq01: np.ndarray, sample_rate: float, freqs_hz=BAND_CENTRES_HZ) -> np.ndarray:
@@ -110,23 +118,26 @@ def _flat_eq01() -> np.ndarray:
 
 def fit_eq(diff_db, sample_rate: float) -> np.ndarray:
     """Normalized EQ values (..., 18) whose response best draws ``diff_db`` (..., bands) in the least-squares
-    sense (projected Levenberg-Marquardt with a pull to the flat EQ); vectorized over leading axes."""
+    sense, each band weighted by ``BAND_WEIGHTS`` (projected Levenberg-Marquardt with a pull to the flat EQ);
+    vectorized over leading axes."""
     diff = np.asarray(diff_db, dtype=np.float64)
     start = np.broadcast_to(_flat_eq01(), (*diff.shape[:-1], _EQ_INDEX.size)).copy()
     theta, damping = start.copy(), np.full(diff.shape[:-1], 1e-2)
     step = 1e-4
     eye = np.eye(theta.shape[-1])
 
+    weight = BAND_WEIGHTS
+
     def cost(t, r):
-        return np.sum(r * r, axis=-1) + _PRIOR * diff.shape[-1] * np.sum((t - start) ** 2, axis=-1)
+        return np.sum(weight * r * r, axis=-1) + _PRIOR * diff.shape[-1] * np.sum((t - start) ** 2, axis=-1)
 
     residual = eq_response_db(theta, sample_rate) - diff
     current = cost(theta, residual)
     for _ in range(_ITERATIONS):
         probes = theta[..., None, :] + step * eye
         jac = (eq_response_db(probes, sample_rate) - (residual + diff)[..., None, :]) / step  # (..., 18, bands)
-        jtj = jac @ np.swapaxes(jac, -1, -2) + _PRIOR * diff.shape[-1] * eye
-        grad = jac @ residual[..., None] + _PRIOR * diff.shape[-1] * (theta - start)[..., None]
+        jtj = (jac * weight) @ np.swapaxes(jac, -1, -2) + _PRIOR * diff.shape[-1] * eye
+        grad = (jac * weight) @ residual[..., None] + _PRIOR * diff.shape[-1] * (theta - start)[..., None]
         lhs = jtj + damping[..., None, None] * np.diagonal(jtj, axis1=-2, axis2=-1)[..., None] * eye
         candidate = np.clip(theta - np.linalg.solve(lhs, grad)[..., 0], 0.0, 1.0)
         cand_residual = eq_response_db(candidate, sample_rate) - diff

@@ -37,6 +37,8 @@ from scipy import signal
 
 from ddsp_kernels import apply_chain
 
+from ..defaults import EXCERPTS_FORMAT
+from ..io.atomic import atomic_write, write_json
 from ..io.audio import read, resample, write
 from ..errors import AudioError, InputError, RuntimeFailure
 from .crowd import crowd_noise, scale_to_snr
@@ -48,7 +50,6 @@ from .sources import nonsilent_starts, random_patches
 from .styles import draw_style
 
 CORPUS_FORMAT = "aebox-edge-corpus"
-EXCERPTS_FORMAT = "aebox-edge-excerpts"
 EXCERPTS_DIR = "excerpts"
 EXCERPTS_JSON = "excerpts.json"
 CLIPS_LOG = "clips.jsonl"
@@ -392,20 +393,8 @@ def _corpus_task(task: tuple) -> dict:
 
 # ---- the build ----------------------------------------------------------------------------------------------
 
-def _write_json(path: str, data: dict) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _write_lines(path: str, rows: list[dict]) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows).encode("utf-8"))
 
 
 def _prepare_excerpts(folder: str, force: bool, check_only: bool) -> None:
@@ -521,9 +510,9 @@ def build_corpus_dataset(out_dir: str, corpus_dir: str, config: DataConfig, opti
         _write_lines(os.path.join(folders[s], CLIPS_LOG), clip_rows[s])
         _write_manifest(folders[s], manifest)
         summary["splits"][s] = {"examples": w.examples, "clips": w.clips, "songs": len(songs_used[s])}
-    _write_json(os.path.join(excerpt_dir, EXCERPTS_JSON), {"format": EXCERPTS_FORMAT, "version": 1,
+    write_json(os.path.join(excerpt_dir, EXCERPTS_JSON), {"format": EXCERPTS_FORMAT, "version": 1,
                                                           "items": excerpt_items})
-    _write_json(os.path.join(out_dir, "build.json"), summary)
+    write_json(os.path.join(out_dir, "build.json"), summary, sort_keys=True)
     if not any(summary["splits"][s]["examples"] for s in SPLITS):
         raise InputError(f"no usable music in {corpus_dir}: every song was skipped")
     return summary

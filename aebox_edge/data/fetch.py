@@ -1139,10 +1139,6 @@ def process_package(package: Package, archive: str, out_dir: str, seen: dict[str
 
 # ---- the whole corpus -----------------------------------------------------------------------------------------
 
-def _write_json(path: str, data: dict) -> None:
-    write_json(path, data, indent=1)
-
-
 def _done_path(out_dir: str, name: str) -> str:
     return os.path.join(out_dir, ".done", f"{name}.json")
 
@@ -1198,7 +1194,7 @@ def write_manifest(out_dir: str) -> dict:
                 "packages": {n: {"version": d["version"], "kind": d["kind"], "split": d["split"],
                                  "licence": d["licence"]} for n, d in done.items()},
                 "entries": entries, "totals": totals(entries, skipped), "skipped": skipped}
-    _write_json(os.path.join(out_dir, "manifest.json"), manifest)
+    write_json(os.path.join(out_dir, "manifest.json"), manifest, indent=1)
     return manifest
 
 
@@ -1228,7 +1224,7 @@ def fetch_corpus(out_dir: str, only: Iterable[str] = (), *, download: Callable[[
         archive = ensure_downloaded(package, out_dir, download=download, log=log)
         log(f"{package.name}: processing {os.path.basename(archive)}")
         result = process_package(package, archive, out_dir, seen, log=log, tools=tools)
-        _write_json(marker, result)
+        write_json(marker, result, indent=1)
         seconds = sum(e["duration_s"] for e in result["entries"])
         log(f"{package.name}: kept {len(result['entries'])} file(s), {seconds / 60:.1f} min; "
             f"skipped {len(result['skipped'])}")

@@ -42,12 +42,12 @@ import numpy as np
 
 from aebox_edge.io import audio
 from aebox_edge.evaluation.baseline import loudness_match, match_reference
+from aebox_edge.defaults import EXCERPTS_FORMAT
 from aebox_edge.errors import InputError
 from aebox_edge.evaluation.metrics import METRICS
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
 from aebox_edge.evaluation.tables import _FORMATS, _LABELS, summarize
 
-EXCERPTS_FORMAT = "aebox-edge-excerpts"
 EXCERPTS_FILE = "excerpts.json"
 RESULT_FORMAT = "aebox-edge-realmusic-eval"
 ITEM_FILES = ("input", "reference", "target")

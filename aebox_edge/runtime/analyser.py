@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC
-from ddsp_kernels.match import BAND_CENTRES_HZ, combine
+from ddsp_kernels.match import BAND_CENTRES_HZ, BandLevels, combine
 
 from ..defaults import DEFAULT_MODEL, MODEL_ENV, THREADS
 from ..errors import InputError, RuntimeFailure, check_positive_int
@@ -158,16 +158,15 @@ class Analyser:
         features = (self.features(input_audio, sample_rate), self.features(reference_audio, reference_rate))
         if self.output_kind != "correction":
             return features
-        from .matching import ReferenceMeter, analytic_fits, window_inputs
+        from .matching import ReferenceMeter, analytic_fit, match_features
 
         x, ref = (_centre(np.asarray(a, np.float32), self.window_frames(r))
                   for a, r in ((input_audio, sample_rate), (reference_audio, reference_rate)))
         meter = ReferenceMeter(reference_rate, 1 if ref.ndim == 1 else ref.shape[1], self.analysis_rate)
         meter.add(ref, self.analysis_audio(ref, reference_rate))
         reference = meter.result()
-        match, levels = window_inputs(x, sample_rate, self.analysis_audio(x, sample_rate), self.analysis_rate,
-                                      reference)
-        return (*features, match, analytic_fits(levels, sample_rate, reference))
+        match = match_features(self.analysis_audio(x, sample_rate), self.analysis_rate, reference)
+        return (*features, match, analytic_fit(BandLevels(sample_rate).add(x), reference))
 
     def predict_params(self, input_audio: np.ndarray, reference_audio: np.ndarray, sample_rate: int | None = None,
                        reference_rate: int | None = None) -> dict[str, float]:

@@ -18,14 +18,14 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ddsp_kernels.match import combine
+from ddsp_kernels.match import BandLevels, combine
 
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, RuntimeFailure
 from ..frontend import fit_window, log_mel
 from .analyser import Analyser
 from .level import gain_for
-from .matching import ReferenceMatch, ReferenceMeter, analytic_fits, window_inputs
+from .matching import ReferenceMatch, ReferenceMeter, analytic_fit, match_features
 from .render import BLOCK_S, render
 from .track import ParamTrack, array_blocks, check_hop, smooth_track, sliding_windows
 
@@ -82,17 +82,19 @@ class Enhancer(Analyser):
     def analyse(self, windows: Iterable[tuple[int, np.ndarray]], reference: Reference, sample_rate: int,
                 *, smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
         """The parameter track of ``sliding_windows(...)`` of an input: one prediction per window, smoothed. A
-        correction model's windows are fitted together at the end (``matching.analytic_fits``) and corrected.
+        correction model's corrections apply to one analytic fit of the input's and the reference's long-term spectra
+        (``matching.analytic_fit``), made when all windows are read.
         ``progress(frames)`` is called with the frames each window advances."""
-        times, raw, levels, done = [], [], [], 0
+        times, raw, done = [], [], 0
+        levels = BandLevels(sample_rate)
         correction = self.output_kind == "correction"
         for start, window in windows:
             mono = self.analysis_audio(window, sample_rate)
             features = log_mel(fit_window(mono, self.front_end), self.front_end)[..., None]
             if correction:
-                match, native = window_inputs(window, sample_rate, mono, self.analysis_rate, reference.match)
+                match = match_features(mono, self.analysis_rate, reference.match)
                 raw.append(self.invoke(features, reference.features, match))
-                levels.append(native)
+                levels.add(window)
             else:
                 raw.append(self.predict(features, reference.features))
             times.append((start + len(window) / 2) / sample_rate)
@@ -102,7 +104,7 @@ class Enhancer(Analyser):
         times = np.array(times)
         raw = np.array(raw, dtype=np.float32)
         if correction:
-            raw = combine(analytic_fits(np.array(levels), sample_rate, reference.match), raw).astype(np.float32)
+            raw = combine(analytic_fit(levels, reference.match), raw).astype(np.float32)
         return ParamTrack(times, raw, smooth_track(times, raw, smoothing_s), reference.info)
 
     def process(self, input_audio: np.ndarray, reference_audio: np.ndarray, sample_rate: int,

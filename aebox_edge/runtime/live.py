@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC, StreamingChain
+from ddsp_kernels.match import BandLevels
 
 from ..io import audio
 from ..errors import InputError, RuntimeFailure, check_positive_int
@@ -31,7 +32,7 @@ from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
 from ..frontend import fit_window, log_mel
 from .enhancer import Enhancer, Reference
 from .level import RunningLevel
-from .matching import analytic_fits, window_inputs
+from .matching import analytic_fit, match_features
 from .track import check_hop
 
 
@@ -102,6 +103,7 @@ class LiveEngine:
         self.smoothing_s = smoothing_s
         self._chain = StreamingChain(self.sample_rate, PARAM_SPEC.neutral(), channels=self.channels)
         self._level = RunningLevel(self.sample_rate, self.channels, reference.match.loudness_lufs)
+        self._input_levels = BandLevels(self.sample_rate)
         for stage in (self._chain, self._level):  # lazy imports happen here, not in a callback
             stage.process(np.zeros((1, self.channels), np.float32))
         self._ring = MonoRing(enhancer.window_frames(self.sample_rate))
@@ -150,9 +152,9 @@ class LiveEngine:
         mono = enhancer.analysis_audio(window, self.sample_rate)
         features = log_mel(fit_window(mono, enhancer.front_end), enhancer.front_end)[..., None]
         if enhancer.output_kind == "correction":
-            match, native = window_inputs(window, self.sample_rate, mono, enhancer.analysis_rate, reference.match)
-            analytic = analytic_fits(native[None], self.sample_rate, reference.match)[0]
-            p = enhancer.predict(features, reference.features, match, analytic)
+            self._input_levels.add(window)  # the input's long-term spectrum so far
+            match = match_features(mono, enhancer.analysis_rate, reference.match)
+            p = enhancer.predict(features, reference.features, match, analytic_fit(self._input_levels, reference.match))
         else:
             p = enhancer.predict(features, reference.features)
         if self._smoothed is None or self.smoothing_s <= 0:

@@ -5,8 +5,11 @@ fit the network's logit corrections apply to (``ddsp_kernels.match``).
 Two rates: the network's match features compare band levels at the analysis rate (24 kHz mono, as in training,
 ``aebox_edge.frontend.match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
 fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a phone lost above 12 kHz, and the
-spectral centroid of the output depends on it). The reference is measured whole, the input window by window; the
-windows' fits are made together at the end, one vectorized fit for a whole file.
+spectral centroid of the output depends on it). The reference is measured whole; the fit compares it with the
+input's long-term levels too (all of a file's analysis windows, or live all windows so far), so every window starts
+from one fit of the two long-term spectra and the network corrects it window by window. One fit per file costs
+about 20 ms; the long-term spectra make it steadier than fits of single 2.5 s windows (on the real-music validation
+excerpts MSD 20.2 against 20.5, SCE 1072 against 1074 Hz, without corrections).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ddsp_kernels.loudness import LoudnessMeter
-from ddsp_kernels.match import BandLevels, analytic_params, band_levels_db, spectral_difference_db
+from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
 from ..frontend import match_inputs
 
@@ -47,16 +50,15 @@ class ReferenceMeter:
         return ReferenceMatch(self._native.levels_db(), self._analysis.levels_db(), self._loudness.integrated())
 
 
-def window_inputs(window: np.ndarray, sample_rate: int, analysis_mono: np.ndarray, analysis_rate: int,
-                  reference: ReferenceMatch) -> tuple[np.ndarray, np.ndarray]:
-    """``(match_features, native band levels)`` of one analysis window (its audio at the file's rate and its mono
-    mix at the analysis rate)."""
+def match_features(analysis_mono: np.ndarray, analysis_rate: int, reference: ReferenceMatch) -> np.ndarray:
+    """The network's match features of one analysis window (its mono mix at the analysis rate)."""
     features, _ = match_inputs(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db,
                                analysis_rate)
-    return features, band_levels_db(window, sample_rate)
+    return features
 
 
-def analytic_fits(native_levels_db: np.ndarray, sample_rate: int, reference: ReferenceMatch) -> np.ndarray:
-    """The analytic fits (windows, 24) of windows' native band levels (windows, bands) to the reference's."""
-    difference = spectral_difference_db(native_levels_db, reference.levels_native_db)
-    return analytic_params(difference, sample_rate)
+def analytic_fit(input_levels: BandLevels, reference: ReferenceMatch) -> np.ndarray:
+    """The analytic fit (24 normalized values) of the input's long-term band levels (accumulated at the file's
+    rate) to the reference's."""
+    difference = spectral_difference_db(input_levels.levels_db(), reference.levels_native_db, FIT_LIMIT_DB)
+    return analytic_params(difference, input_levels.sample_rate)

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from aebox_edge.cli import main
 from aebox_edge.errors import RuntimeFailure
 from aebox_edge.runtime.live import LiveEngine, simulate
-from aebox_edge.runtime.matching import analytic_fits, window_inputs
+from aebox_edge.runtime.matching import analytic_fit, match_features
+from ddsp_kernels.match import BandLevels
 from aebox_edge.runtime.track import array_blocks
 from ddsp_kernels import PARAM_SPEC, StreamingChain
 from support import music, write_audio
@@ -69,10 +70,9 @@ def test_analysis_publishes_smoothed_parameters_that_the_callback_applies(enhanc
     engine.process(x, np.empty_like(x))
     engine.analyse()
     window = x[-enhancer.window_frames(rate):, 0]
-    mono = enhancer.analysis_audio(window, rate)
-    match, native = window_inputs(window, rate, mono, enhancer.analysis_rate, reference.match)
+    match = match_features(enhancer.analysis_audio(window, rate), enhancer.analysis_rate, reference.match)
     expected = enhancer.predict(enhancer.features(window, rate), reference.features, match,
-                                analytic_fits(native[None], rate, reference.match)[0])
+                                analytic_fit(BandLevels(rate).add(window), reference.match))
     published = PARAM_SPEC.to_normalized(engine._published[1])
     np.testing.assert_allclose(published, expected, atol=1e-5)
     block = x[:256]
