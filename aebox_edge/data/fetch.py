@@ -932,19 +932,10 @@ def _music(ctx: _Context, files: list[str]) -> None:
             continue
         if not MUSIC_PATH.search(_short_rel(rel)):
             continue  # sound effects, voices
-        src = _fs_path(root, rel)
-        digest = sha256_file(src)
-        if ctx.duplicate(digest, rel):
+        read = _read_new(ctx, rel, MIN_MUSIC_S)
+        if read is None:
             continue
-        try:
-            data, rate, converted = read_audio(src)
-        except ValueError as exc:
-            ctx.skip(rel, "undecodable", str(exc))
-            continue
-        duration = len(data) / rate
-        if duration < MIN_MUSIC_S:
-            ctx.skip(rel, "short", f"{duration:.1f} s < {MIN_MUSIC_S:g} s")
-            continue
+        src, digest, data, rate, converted = read
         if rms_dbfs(data) < SILENT_DBFS:
             ctx.skip(rel, "silent", f"RMS below {SILENT_DBFS:g} dBFS")
             continue
@@ -1012,24 +1003,43 @@ def _pair_key(filename: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def _keep_ir(ctx: _Context, rel: str, role: str) -> None:
+def _read_new(ctx: _Context, rel: str, min_seconds: float):
+    """``(source path, sha256, audio, rate, converted)`` of a file not met before, or None when it is a duplicate
+    (by sha256), undecodable or shorter than ``min_seconds`` (the last two recorded as skips with their reason)."""
     src = _fs_path(ctx.root, rel)
     digest = sha256_file(src)
     if ctx.duplicate(digest, rel):
-        return
+        return None
     try:
         data, rate, converted = read_audio(src)
     except ValueError as exc:
         ctx.skip(rel, "undecodable", str(exc))
+        return None
+    if len(data) / rate < min_seconds:
+        ctx.skip(rel, "short", f"{len(data) / rate:.1f} s < {min_seconds:g} s")
+        return None
+    return src, digest, data, rate, converted
+
+
+def _keep_sample(ctx: _Context, rel: str, folder: str, min_seconds: float = 0.0, **extra) -> None:
+    """Keep one IR or crowd file under ``folder/<package>/`` (see :func:`_read_new`); a file soundfile cannot read
+    as is is written as FLAC."""
+    read = _read_new(ctx, rel, min_seconds)
+    if read is None:
         return
-    path = f"irs/{ctx.package.name}/{ctx.unique(rel.split('/')[-1], _short_rel(rel))}"
+    src, digest, data, rate, converted = read
+    path = f"{folder}/{ctx.package.name}/{ctx.unique(rel.split('/')[-1], _short_rel(rel))}"
     if converted:
         path = os.path.splitext(path)[0] + ".flac"
         _write_flac(os.path.join(ctx.out_dir, path), data, rate)
     else:
         _atomic_copy(src, os.path.join(ctx.out_dir, path))
+    ctx.add(rel=rel, path=path, song=None, data=data, rate=rate, source_sha=digest, **extra)
+
+
+def _keep_ir(ctx: _Context, rel: str, role: str) -> None:
     extra = {"title": RAKARRACK_CABINETS.get(rel.split("/")[-1])} if ctx.package.name == "rakarrack" else {}
-    ctx.add(rel=rel, path=path, song=None, data=data, rate=rate, source_sha=digest, role=role, **extra)
+    _keep_sample(ctx, rel, "irs", role=role, **extra)
 
 
 def _keep_ir_pair(ctx: _Context, stem: str, sides: dict[str, str], role: str) -> None:
@@ -1081,27 +1091,8 @@ def _irs(ctx: _Context, files: list[str]) -> None:
 
 def _crowd(ctx: _Context, files: list[str]) -> None:
     for rel in files:
-        if not CROWD_NAME.search(rel.split("/")[-1]) or not _is_audio(_fs_path(ctx.root, rel)):
-            continue
-        src = _fs_path(ctx.root, rel)
-        digest = sha256_file(src)
-        if ctx.duplicate(digest, rel):
-            continue
-        try:
-            data, rate, converted = read_audio(src)
-        except ValueError as exc:
-            ctx.skip(rel, "undecodable", str(exc))
-            continue
-        if len(data) / rate < MIN_CROWD_S:
-            ctx.skip(rel, "short", f"{len(data) / rate:.2f} s < {MIN_CROWD_S:g} s")
-            continue
-        path = f"crowd/{ctx.package.name}/{ctx.unique(rel.split('/')[-1], _short_rel(rel))}"
-        if converted:
-            path = os.path.splitext(path)[0] + ".flac"
-            _write_flac(os.path.join(ctx.out_dir, path), data, rate)
-        else:
-            _atomic_copy(src, os.path.join(ctx.out_dir, path))
-        ctx.add(rel=rel, path=path, song=None, data=data, rate=rate, source_sha=digest)
+        if CROWD_NAME.search(rel.split("/")[-1]) and _is_audio(_fs_path(ctx.root, rel)):
+            _keep_sample(ctx, rel, "crowd", MIN_CROWD_S)
 
 
 def process_package(package: Package, archive: str, out_dir: str, seen: dict[str, str], *,
