@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import write_json
 from .enhancer import Enhancer
-from .level import level_matched
+from .level import PEAK_CEILING_DB, level_matched
 from .render import BLOCK_S, render
 from .track import check_hop, sliding_windows
 
@@ -73,7 +73,9 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     with writer:
         block_frames = max(1, round(BLOCK_S * sr))
         rendered = render(audio.iter_blocks(input_path, block_frames), track, sr, info.channels)
-        for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level):
+        ceiling = None if writer.subtype in ("FLOAT", "DOUBLE") else PEAK_CEILING_DB
+        for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
+                                   ceiling):
             peak = max(peak, float(np.max(np.abs(block))))
             writer.write(block)
             if progress is not None:

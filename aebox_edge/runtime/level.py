@@ -4,7 +4,8 @@
 
 - Files: the chain's output is metered while it is rendered into an unnamed temporary file (float32, W64, deleted
   by the OS whatever happens), its integrated loudness gives one gain, and the second pass scales it into the
-  output. Memory stays flat; the extra cost is one write and read of float32 audio.
+  output. Memory stays flat; the extra cost is one write and read of float32 audio. For integer outputs the gain is
+  also limited so that the sample peak stays at ``PEAK_CEILING_DB`` (no hard clipping; not a true-peak limiter).
 - Live: :class:`RunningLevel` meters the chain's output, and its gain follows the gated loudness of the last
   ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block (no
   zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds.
@@ -19,6 +20,9 @@ import numpy as np
 
 from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
 
+# integer outputs (PCM) would hard-clip: for them the file gain is also limited so that the sample peak stays at
+# -1 dBFS (a gain cut, never a distortion; the loudness then ends below the reference's, reported in the summary)
+PEAK_CEILING_DB = -1.0
 LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
 
@@ -29,21 +33,28 @@ def gain_for(audio, sample_rate: float, reference_lufs: float) -> float:
 
 
 def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: int, reference_lufs: float,
-                  block_frames: int, summary: dict | None = None) -> Iterator[np.ndarray]:
-    """The blocks of a rendered file scaled by the level stage's gain (two passes through a temporary file);
-    ``summary`` (if given) receives ``output_lufs_before`` and ``level_gain_db``."""
+                  block_frames: int, summary: dict | None = None, peak_ceiling_db: float | None = None
+                  ) -> Iterator[np.ndarray]:
+    """The blocks of a rendered file scaled by the level stage's gain (two passes through a temporary file), the
+    gain lowered where needed so that the sample peak stays at ``peak_ceiling_db`` (None: no ceiling, for float
+    outputs); ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db`` and ``level_peak_limited``."""
     import soundfile as sf
 
-    meter = LoudnessMeter(sample_rate, channels)
+    meter, peak = LoudnessMeter(sample_rate, channels), 0.0
     with tempfile.TemporaryFile() as fh:
         with sf.SoundFile(fh, "w", int(sample_rate), channels, "FLOAT", format="W64", closefd=False) as tmp:
             for block in blocks:
                 meter.process(block)
+                peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
                 tmp.write(block)
         loudness = meter.integrated()
         gain_db = match_gain_db(loudness, reference_lufs)
+        limited = peak_ceiling_db is not None and peak > 0 and gain_db > peak_ceiling_db - 20.0 * np.log10(peak)
+        if limited:
+            gain_db = peak_ceiling_db - 20.0 * np.log10(peak)
         if summary is not None:
-            summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2))
+            summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2),
+                           level_peak_limited=bool(limited))
         gain = np.float32(10.0 ** (gain_db / 20.0))
         fh.seek(0)
         with sf.SoundFile(fh, "r", closefd=False) as tmp:

@@ -84,3 +84,18 @@ def test_running_level_converges_slews_and_holds_in_silence():
         level.process(np.zeros((512, 1), np.float32))
     # silence holds the gain instead of raising it (the 400 ms block that straddles the pause moves it a little)
     assert abs(level.gain_db - held) < 0.3
+
+
+def test_integer_outputs_are_not_clipped_by_the_level_stage(enhancer, pair):
+    out, x, _ = pair
+    # a dense, loud reference (about -5 LUFS): matching the input's loudness to it puts the input's peaks above 0 dBFS
+    loud = np.tanh(8.0 * music(8.0, RATE, 2, seed=3, level=1.0)).astype(np.float32) * np.float32(0.99)
+    reference = str(write_audio(out / "loud_ref.wav", loud, RATE, "FLOAT"))
+    runs = {}
+    for subtype in ("PCM_16", "FLOAT"):
+        path = write_audio(out / f"in_{subtype}.wav", x, RATE, subtype)
+        runs[subtype] = enhance_file(enhancer, str(path), reference, str(out / f"out_{subtype}.wav"), force=True)
+    assert runs["FLOAT"]["output_peak_dbfs"] > 0.0 and not runs["FLOAT"]["level_peak_limited"]  # float: no ceiling
+    assert runs["PCM_16"]["level_peak_limited"] and runs["PCM_16"]["level_gain_db"] < runs["FLOAT"]["level_gain_db"]
+    y, _ = sf.read(out / "out_PCM_16.wav")
+    assert 20 * np.log10(np.max(np.abs(y))) <= -1.0 + 0.01
