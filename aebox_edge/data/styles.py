@@ -21,7 +21,6 @@ from ddsp_kernels import BANDS, PARAM_SPEC, static_gain_db
 
 from ..defaults import STYLE_NAMES as STYLES
 from ..errors import InputError
-from ..defaults import STYLE_PRESETS as PRESETS
 
 PEAK_BANDS = tuple(band.name for band in BANDS if band.kind == "peak")
 SHELF_BANDS = tuple(band.name for band in BANDS if band.kind != "peak")

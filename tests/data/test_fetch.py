@@ -125,7 +125,7 @@ def fakes(tmp_path_factory):
             "usr/share/games/fretsonfire/data/songs/sectoid/Tune/song.ogg": 1.6 * notes(24.0, 8),
             "usr/share/games/fretsonfire/data/songs/sectoid/Tune/guitar.ogg": 1.6 * notes(21.0, 9)[:, :1],
             "usr/share/games/fretsonfire/data/songs/sectoid/Tune/notes.mid": b"MThd",
-            f"usr/share/games/val/music/song.wav": song,  # duplicate of a training file: never in val
+            "usr/share/games/val/music/song.wav": song,  # duplicate of a training file: never in val
         }, "Songs by someone, licensed under the Creative Commons\nAttribution-ShareAlike 3.0 licence.\n"),
         IR: build_deb(tmp, IR, {
             "usr/share/jconvolver/config-files/demo-reverbs/street2-L.wav": np.exp(-np.arange(800) / 100.0),
