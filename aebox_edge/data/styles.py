@@ -20,6 +20,7 @@ import numpy as np
 from ddsp_kernels import BANDS, PARAM_SPEC, static_gain_db
 
 from ..defaults import STYLE_NAMES as STYLES
+from ..defaults import STYLE_PRESETS as PRESETS  # noqa: F401  (the preset names, part of this module's face)
 from ..errors import InputError
 
 PEAK_BANDS = tuple(band.name for band in BANDS if band.kind == "peak")
