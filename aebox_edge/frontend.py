@@ -192,15 +192,23 @@ def log_mel(audio, config):
     return db
 
 
+def centre_fit(audio, frames: int, axis: int = -1):
+    """Centre-crop or centre zero-pad ``axis`` of ``audio`` (float32) to ``frames``."""
+    audio = np.asarray(audio, dtype=np.float32)
+    axis = axis % audio.ndim
+    n = audio.shape[axis]
+    if n >= frames:
+        window = [slice(None)] * audio.ndim
+        window[axis] = slice((n - frames) // 2, (n - frames) // 2 + frames)
+        return audio[tuple(window)]
+    pad = [(0, 0)] * audio.ndim
+    pad[axis] = ((frames - n) // 2, frames - n - (frames - n) // 2)
+    return np.pad(audio, pad)
+
+
 def fit_window(audio, config):
     """Centre-crop or centre zero-pad the last axis of ``audio`` to ``config.window_samples``."""
-    audio = np.asarray(audio, dtype=np.float32)
-    n, target = audio.shape[-1], config.window_samples
-    if n >= target:
-        start = (n - target) // 2
-        return audio[..., start:start + target]
-    before = (target - n) // 2
-    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(before, target - n - before)])
+    return centre_fit(audio, config.window_samples)
 
 
 def analysis_features(input_audio, reference_audio, config):

@@ -116,6 +116,11 @@ class LoudnessMeter:
         csum = np.concatenate([[0.0], np.cumsum(steps)])
         return (csum[per_block:] - csum[:-per_block]) / per_block
 
+    @property
+    def steps(self) -> int:
+        """100 ms steps measured so far (the readings change only when this does)."""
+        return len(self._steps)
+
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS of everything processed; ``-inf`` for silence or under 400 ms."""
         per_block = int(round(BLOCK_S / STEP_S))

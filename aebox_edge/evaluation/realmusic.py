@@ -46,7 +46,7 @@ from aebox_edge.defaults import EXCERPTS_FORMAT
 from aebox_edge.errors import InputError
 from aebox_edge.evaluation.metrics import METRICS
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
-from aebox_edge.evaluation.tables import _FORMATS, _LABELS, summarize
+from aebox_edge.evaluation.tables import METRIC_FORMATS, METRIC_LABELS, summarize
 
 EXCERPTS_FILE = "excerpts.json"
 RESULT_FORMAT = "aebox-edge-realmusic-eval"
@@ -386,7 +386,7 @@ def format_table(rows: dict, notes: list[str] = ()) -> str:
     """Markdown table of a result's ``rows``, in the style of ``metrics.format_table``: per metric ``mean / median``
     and, after Corrupt, ``(change of the mean vs Corrupt, items beating Corrupt / items)``; unavailable rows show
     their reason; ``notes`` follow the table."""
-    header = ["Method", "n"] + [_LABELS[m] for m in METRICS] + ["s / item"]
+    header = ["Method", "n"] + [METRIC_LABELS[m] for m in METRICS] + ["s / item"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for key, row in rows.items():
         if row["status"] != "ok":
@@ -395,7 +395,7 @@ def format_table(rows: dict, notes: list[str] = ()) -> str:
             continue
         cells = [row["label"], str(row["n"])]
         for m in METRICS:
-            cell = f"{_FORMATS[m].format(row['mean'][m])} / {_FORMATS[m].format(row['median'][m])}"
+            cell = f"{METRIC_FORMATS[m].format(row['mean'][m])} / {METRIC_FORMATS[m].format(row['median'][m])}"
             if key != "corrupt":
                 change = row["change_pct"][m]
                 change = "n/a" if change is None else ("0 %" if abs(change) < 0.5 else f"{change:+.0f} %")

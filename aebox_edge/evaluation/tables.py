@@ -8,8 +8,8 @@ import numpy as np
 from ..errors import InputError
 from .metrics import METRICS
 
-_LABELS = {"msd": "MSD", "sce": "SCE (Hz)", "rms": "RMS", "lufs": "LUFS (LU)"}
-_FORMATS = {"msd": "{:.2f}", "sce": "{:.1f}", "rms": "{:.2f}", "lufs": "{:.2f}"}
+METRIC_LABELS = {"msd": "MSD", "sce": "SCE (Hz)", "rms": "RMS", "lufs": "LUFS (LU)"}
+METRIC_FORMATS = {"msd": "{:.2f}", "sce": "{:.1f}", "rms": "{:.2f}", "lufs": "{:.2f}"}
 
 
 def summarize(corrupt, rows):
@@ -46,11 +46,11 @@ def format_table(corrupt, rows, improvement=True):
     With ``improvement``, a last column gives the mean over the four metrics of the improvement over Corrupt in %.
     """
     summary = summarize(corrupt, rows)["rows"]
-    header = ["Method", "n"] + [_LABELS[m] for m in METRICS] + (["vs Corrupt"] if improvement else [])
+    header = ["Method", "n"] + [METRIC_LABELS[m] for m in METRICS] + (["vs Corrupt"] if improvement else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for name, entry in summary.items():
         cells = [name, str(entry["n"])]
-        cells += [f"{_FORMATS[m].format(entry['mean'][m])} ± {_FORMATS[m].format(entry['std'][m])}" for m in METRICS]
+        cells += [f"{METRIC_FORMATS[m].format(entry['mean'][m])} ± {METRIC_FORMATS[m].format(entry['std'][m])}" for m in METRICS]
         if improvement:
             pct = [p for p in entry["improvement_pct"].values() if p is not None]
             cells.append(f"{np.mean(pct):+.1f} %" if pct else "n/a")

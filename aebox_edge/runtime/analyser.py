@@ -13,9 +13,10 @@ from ddsp_kernels.match import BAND_CENTRES_HZ, BandLevels, combine
 
 from ..defaults import DEFAULT_MODEL, MODEL_ENV, THREADS
 from ..errors import InputError, RuntimeFailure, check_positive_int
-from ..frontend import FRONT_ENDS, fit_window, log_mel
+from ..frontend import FRONT_ENDS, centre_fit, fit_window, log_mel
 from ..io.native import native_stderr
 from .backend import load_backend
+from .matching import ReferenceMeter, analytic_fit, match_features
 from .metadata import load_metadata
 
 SIGNATURE_KEY = "serving_default"
@@ -158,9 +159,7 @@ class Analyser:
         features = (self.features(input_audio, sample_rate), self.features(reference_audio, reference_rate))
         if self.output_kind != "correction":
             return features
-        from .matching import ReferenceMeter, analytic_fit, match_features
-
-        x, ref = (_centre(np.asarray(a, np.float32), self.window_frames(r))
+        x, ref = (centre_fit(a, self.window_frames(r), axis=0)
                   for a, r in ((input_audio, sample_rate), (reference_audio, reference_rate)))
         meter = ReferenceMeter(reference_rate, 1 if ref.ndim == 1 else ref.shape[1], self.analysis_rate)
         meter.add(ref, self.analysis_audio(ref, reference_rate))
@@ -175,13 +174,3 @@ class Analyser:
         p = self.predict(*self.prepare(input_audio, reference_audio, sample_rate, reference_rate))
         return {name: float(v) for name, v in PARAM_SPEC.to_physical(p).items()}
 
-
-def _centre(audio: np.ndarray, frames: int) -> np.ndarray:
-    """The centre ``frames`` of audio (samples,) or (samples, channels), zero-padded at both ends when shorter:
-    ``frontend.fit_window`` along the time axis at any rate."""
-    n = len(audio)
-    if n >= frames:
-        start = (n - frames) // 2
-        return audio[start:start + frames]
-    before = (frames - n) // 2
-    return np.pad(audio, [(before, frames - n - before)] + [(0, 0)] * (audio.ndim - 1))

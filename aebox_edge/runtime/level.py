@@ -74,6 +74,7 @@ class RunningLevel:
         self.window_s = float(window_s)
         self._slew_db_per_frame = slew_db_per_s / self.sample_rate
         self.gain_db = 0.0
+        self._target_db, self._target_steps = 0.0, -1
 
     def target_db(self) -> float:
         """The gain the stage moves toward now: the current gain while the last 100 ms are below the absolute gate
@@ -85,9 +86,13 @@ class RunningLevel:
 
     def process(self, block: np.ndarray) -> np.ndarray:
         self._meter.process(block)
+        if self._meter.steps != self._target_steps:  # the readings move once per 100 ms, not per block
+            self._target_db, self._target_steps = self.target_db(), self._meter.steps
         n = len(block)
-        step = float(np.clip(self.target_db() - self.gain_db, -self._slew_db_per_frame * n,
+        step = float(np.clip(self._target_db - self.gain_db, -self._slew_db_per_frame * n,
                              self._slew_db_per_frame * n))
+        if step == 0.0:
+            return (block * np.float32(10.0 ** (self.gain_db / 20.0))).astype(block.dtype, copy=False)
         ramp_db = self.gain_db + step * np.arange(1, n + 1, dtype=np.float64) / max(n, 1)
         self.gain_db += step
         return (block * (10.0 ** (ramp_db / 20.0))[:, None]).astype(block.dtype, copy=False)
