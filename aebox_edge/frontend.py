@@ -219,22 +219,24 @@ def analysis_features(input_audio, reference_audio, config):
 MATCH_FEATURES = "match_features"  # the third input of a correction analyser (edge)
 
 
-def match_inputs(input_levels_db, reference_levels_db, sample_rate):
-    """A correction analyser's match inputs from the band levels (``ddsp_kernels.match.band_levels_db``) of input and
-    reference: ``(match_features, analytic01)``, the spectral difference curve (..., bands) and the analytic fit of
-    all 24 normalized parameters (..., 24), both float32 (``ddsp_kernels.match``)."""
+def match_inputs(input_levels, reference_levels):
+    """A correction analyser's match inputs from the long-term spectra (``ddsp_kernels.match.BandLevels``, one per
+    clip) of input and reference: ``(match_features, analytic01)``, the spectral difference curves (clips, bands)
+    and the analytic fits of all 24 normalized parameters (clips, 24), both float32 (``ddsp_kernels.match``)."""
     from ddsp_kernels.match import FIT_LIMIT_DB, analytic_params, spectral_difference_db
 
-    difference = spectral_difference_db(input_levels_db, reference_levels_db)
-    fitted = spectral_difference_db(input_levels_db, reference_levels_db, FIT_LIMIT_DB)
-    return difference.astype(np.float32), analytic_params(fitted, sample_rate).astype(np.float32)
+    a, b = (np.stack([levels.levels_db() for levels in side]) for side in (input_levels, reference_levels))
+    spectra = (np.stack([levels.spectra() for levels in side]) for side in (input_levels, reference_levels))
+    fitted = spectral_difference_db(a, b, FIT_LIMIT_DB)
+    return (spectral_difference_db(a, b).astype(np.float32),
+            analytic_params(fitted, input_levels[0].sample_rate, *spectra).astype(np.float32))
 
 
 def clip_match_inputs(input_audio, reference_audio, config):
     """:func:`match_inputs` of batches of clips (batch, samples) at ``config.sample_rate``, each clip measured
     whole (``fit_window``), as training, evaluation and export calibration feed a correction analyser."""
-    from ddsp_kernels.match import band_levels_db
+    from ddsp_kernels.match import BandLevels
 
-    levels = [np.stack([band_levels_db(fit_window(a, config), config.sample_rate) for a in np.atleast_2d(batch)])
+    levels = [[BandLevels(config.sample_rate).add(fit_window(a, config)) for a in np.atleast_2d(batch)]
               for batch in (input_audio, reference_audio)]
-    return match_inputs(levels[0], levels[1], config.sample_rate)
+    return match_inputs(*levels)

@@ -106,9 +106,12 @@ def synth(count, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_s
                    "are asked than there are songs).")
 @click.option("--excerpt-seconds", type=click.FloatRange(min=1.0), default=15.0, show_default=True,
               help="With --corpus: length of each excerpt (native rate and channels).")
+@click.option("--excerpt-split", type=click.Choice(["val", "train"]), default="val", show_default=True,
+              help="With --corpus: the songs excerpts come from; 'train' makes a tuning set of training songs, "
+                   "so that choices are not made on the val excerpts that are reported.")
 @_venue_options
 def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples, excerpts, excerpt_seconds,
-          out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers, force):
+          excerpt_split, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers, force):
     """Build examples from a folder of real music or from a real-music corpus."""
     from ..errors import InputError
 
@@ -117,7 +120,7 @@ def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples,
     config = _config(seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size)
     if corpus_dir is not None:
         _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples, val_examples, excerpts,
-                      excerpt_seconds, workers, force)
+                      excerpt_seconds, excerpt_split, workers, force)
         return
     from .dataset import build_dataset
     from .sources import find_audio_files
@@ -133,14 +136,15 @@ def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples,
 
 
 def _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples, val_examples, excerpts,
-                  excerpt_seconds, workers, force):
+                  excerpt_seconds, excerpt_split, workers, force):
     from ..errors import InputError
     from .corpus_build import CorpusOptions, build_corpus_dataset, read_corpus, split_songs
 
     if not os.path.isdir(corpus_dir):
         raise InputError(f"corpus folder {corpus_dir} does not exist or is not a directory")
     options = CorpusOptions(patches_per_song=patches_per_file, train_examples=train_examples,
-                            val_examples=val_examples, excerpts=excerpts, excerpt_seconds=excerpt_seconds)
+                            val_examples=val_examples, excerpts=excerpts, excerpt_seconds=excerpt_seconds,
+                            excerpt_split=excerpt_split)
     splits, _ = split_songs(read_corpus(corpus_dir)["entries"])
     length = len(splits["train"]) + len(splits["val"]) + options.excerpts
     with click.progressbar(length=length, label="build", file=sys.stderr) as bar:

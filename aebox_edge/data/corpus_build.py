@@ -14,9 +14,10 @@ reference = clean B, target = clean A, plus the swap), except:
   level normalized then the recording gain -30..0 dB drawn on its own, AGC, limiter, codec). The dirty level is
   therefore independent of the style: only the reference tells the level.
 - Songs never straddle splits: train songs make ``OUT/train``, val songs ``OUT/val`` (each an ordinary dataset
-  that ``DatasetReader`` and training read), and ``OUT/excerpts`` holds whole-excerpt items of val songs at the
-  native rate and channel count (input = dirty A, reference = clean B from a non-overlapping part of the same
-  song, target = clean A; float32 WAV; the songs' own level, not normalized) described by ``excerpts.json``.
+  that ``DatasetReader`` and training read), and ``OUT/excerpts`` holds whole-excerpt items of val songs (of train
+  songs with ``excerpt_split="train"``: a tuning set) at the native rate and channel count (input = dirty A,
+  reference = clean B from a non-overlapping part of the same song, target = clean A; float32 WAV; the songs' own
+  level, not normalized) described by ``excerpts.json``.
 
 Seeds: song ``s`` of split ``k`` (0 train, 1 val, 2 excerpts) uses ``SeedSequence(seed, spawn_key=(k, h(s)))``
 with ``h`` a stable hash of the song's file path, so the data of a song depend neither on the worker count nor on
@@ -69,6 +70,7 @@ class CorpusOptions:
     val_examples: int | None = None
     excerpts: int = 30
     excerpt_seconds: float = 15.0
+    excerpt_split: str = "val"  # "train": a tuning set of excerpts from training songs (the val ones stay unseen)
     real_room_probability: float = 0.5
     cabinet_probability: float = 0.5
     real_crowd_probability: float = 0.7
@@ -83,6 +85,8 @@ class CorpusOptions:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.excerpts < 0 or self.excerpt_seconds <= 0:
             raise InputError("--excerpts must be >= 0 and --excerpt-seconds positive")
+        if self.excerpt_split not in SPLITS:
+            raise InputError(f"--excerpt-split must be one of {', '.join(SPLITS)}, got {self.excerpt_split!r}")
 
     def to_dict(self) -> dict:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -411,11 +415,11 @@ def _prepare_excerpts(folder: str, force: bool, check_only: bool) -> None:
             os.remove(os.path.join(folder, name))
 
 
-def _pick_excerpt_songs(val: list[dict], count: int, config: DataConfig, options: CorpusOptions):
-    """(entry, items) pairs: one item per eligible val song in a seeded order, a second for long songs when
-    ``count`` exceeds the songs."""
+def _pick_excerpt_songs(songs: list[dict], count: int, config: DataConfig, options: CorpusOptions):
+    """(entry, items) pairs: one item per eligible song (of ``options.excerpt_split``) in a seeded order, a second
+    for long songs when ``count`` exceeds the songs."""
     need = 2 * (options.excerpt_seconds + config.pre_roll_s)
-    eligible = [e for e in val if float(e.get("duration_s", 0.0)) >= need]
+    eligible = [e for e in songs if float(e.get("duration_s", 0.0)) >= need]
     order = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(3,))).permutation(len(eligible))
     counts = [0] * len(eligible)
     left = count
@@ -458,7 +462,7 @@ def build_corpus_dataset(out_dir: str, corpus_dir: str, config: DataConfig, opti
         counts = allocate_patches([float(e.get("duration_s", 0.0)) for e in songs], clips_total,
                                   options.patches_per_song, config.source_seconds)
         tasks += [(s, e, c) for e, c in zip(songs, counts) if c > 0]
-    excerpt_songs = _pick_excerpt_songs(splits["val"], options.excerpts, config, options)
+    excerpt_songs = _pick_excerpt_songs(splits[options.excerpt_split], options.excerpts, config, options)
     tasks += [("excerpts", e, c) for e, c in excerpt_songs]
 
     writers = {s: ShardWriter(folders[s], config, extra_arrays={"song": np.int64, "rec_gain_db": np.float32})

@@ -3,7 +3,7 @@ the reference's long-term band levels and loudness (once), each analysis window'
 fit the network's logit corrections apply to (``ddsp_kernels.match``).
 
 Two rates: the network's match features compare band levels at the analysis rate (24 kHz mono, as in training,
-``aebox_edge.frontend.match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
+``aebox_edge.frontend.clip_match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
 fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a phone lost above 12 kHz, and the
 spectral centroid of the output depends on it). The reference is measured whole; the fit compares it with the
 input's long-term levels too (all of a file's analysis windows, or live all windows so far), so every window starts
@@ -21,14 +21,13 @@ import numpy as np
 from ddsp_kernels.loudness import LoudnessMeter
 from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
-from ..frontend import match_inputs
-
 
 @dataclass(frozen=True)
 class ReferenceMatch:
     """The reference as the level stage and the analytic fit see it."""
 
     levels_native_db: np.ndarray  # long-term band levels at the reference's own rate
+    spectra_native: np.ndarray  # its long-term spectra (BandLevels.spectra), for the fit's spectral moments
     levels_analysis_db: np.ndarray  # the same at the analysis rate (mono, as training saw it)
     loudness_lufs: float  # integrated loudness (BS.1770), -inf for silence
 
@@ -47,18 +46,18 @@ class ReferenceMeter:
         self._loudness.process(block)
 
     def result(self) -> ReferenceMatch:
-        return ReferenceMatch(self._native.levels_db(), self._analysis.levels_db(), self._loudness.integrated())
+        return ReferenceMatch(self._native.levels_db(), self._native.spectra(), self._analysis.levels_db(),
+                              self._loudness.integrated())
 
 
 def match_features(analysis_mono: np.ndarray, analysis_rate: int, reference: ReferenceMatch) -> np.ndarray:
     """The network's match features of one analysis window (its mono mix at the analysis rate)."""
-    features, _ = match_inputs(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db,
-                               analysis_rate)
-    return features
+    return spectral_difference_db(band_levels_db(analysis_mono, analysis_rate),
+                                  reference.levels_analysis_db).astype(np.float32)
 
 
 def analytic_fit(input_levels: BandLevels, reference: ReferenceMatch) -> np.ndarray:
-    """The analytic fit (24 normalized values) of the input's long-term band levels (accumulated at the file's
-    rate) to the reference's."""
+    """The analytic fit (24 normalized values) of the input's long-term band levels and spectral moments
+    (accumulated at the file's rate) to the reference's."""
     difference = spectral_difference_db(input_levels.levels_db(), reference.levels_native_db, FIT_LIMIT_DB)
-    return analytic_params(difference, input_levels.sample_rate)
+    return analytic_params(difference, input_levels.sample_rate, input_levels.spectra(), reference.spectra_native)
