@@ -42,18 +42,25 @@ class BandLevels:
         self.sample_rate = float(sample_rate)
         self._power = np.zeros(N_FFT // 2 + 1)
         self._frames = 0
+        self._energy, self._samples = 0.0, 0
 
     def add(self, audio) -> "BandLevels":
         """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
         x = np.asarray(audio, dtype=np.float64)
         x = x.mean(axis=1) if x.ndim == 2 else x
         if x.size:
+            self._energy += float(np.dot(x, x))
+            self._samples += x.size
             n = min(N_FFT, x.size)
             starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
             frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
             self._power += np.sum(np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)) ** 2, axis=0)
             self._frames += len(starts)
         return self
+
+    def mean_square(self) -> float:
+        """Mean square of all the (channel-averaged) audio added; 0 before any."""
+        return self._energy / max(self._samples, 1)
 
     def levels_db(self) -> np.ndarray:
         """Power per band at ``BAND_CENTRES_HZ`` in dB; bands above Nyquist or empty read ``FLOOR_DB``.
