@@ -3,9 +3,10 @@
 ``LiveEngine.process`` is the audio callback's whole work: apply newly published parameters, run the DSP chain
 (``ddsp_kernels.StreamingChain``, state allocated up front) and the level stage (``level.RunningLevel``: loudness
 to the reference's, then the true-peak limiter, whose look-ahead delays the output by ``limiter_latency_ms``, about
-5 ms, on top of the stream's buffering) and copy a mono mix of the block into a preallocated ring of the last 2.5 s. An analysis thread wakes every ``hop_s``, runs the model on the ring and the reference
-features, smooths the normalized parameters with an exponential moving average (time constant ``smoothing_s``) and
-publishes them; the callback picks them up at its next block (click-free cross-fade). Until the ring is full the
+5 ms, on top of the stream's buffering) and copy a mono mix of the block into a preallocated ring of the last
+2.5 s. An analysis thread wakes every ``hop_s``, runs the model on the ring and the reference features, smooths the
+normalized parameters with an exponential moving average (time constant ``smoothing_s``) and publishes them; the
+callback picks them up at its next block (click-free cross-fade). Until the ring is full the
 chain holds neutral parameters (about the identity).
 
 LiteRT's ``invoke`` holds the GIL, so the callback can wait for one invoke: the stream asks for ``latency_s`` of
@@ -226,8 +227,9 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
              blocksize: int = BLOCKSIZE, realtime: bool = False, latency_s: float = LATENCY_S,
              hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
-    (atomically; as played live, delayed by the limiter's look-ahead, with as many frames as the input). ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts
-    missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
+    (atomically; as played live, delayed by the limiter's look-ahead, with as many frames as the input).
+    ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts missed
+    deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
