@@ -19,8 +19,9 @@ BLOCK_S = 0.4
 STEP_S = 0.1
 SHORT_TERM_S = 3.0
 # level stage: the largest boost and cut the final gain may apply. A phone recording can be 30 dB too quiet
-# (the recording gain of our degradations spans -30..0 dB), so the cap admits that; beyond it a quiet input is
-# more likely noise than music, and raising it further would raise its noise floor with it.
+# (the recording gain of our degradations spans -30..0 dB), so the cap admits that, with 10 dB to spare; beyond it
+# a quiet input is more likely noise than music, and raising it further would raise its noise floor with it. Given
+# the input's loudness, the boost cap applies to the total: output over input, EQ + compressor + level gain.
 MAX_BOOST_DB = 40.0
 MAX_CUT_DB = 30.0
 
@@ -43,7 +44,8 @@ def k_weighting_sos(sample_rate: float) -> np.ndarray:
     return np.array([shelf, high_pass])
 
 
-def _to_lufs(mean_square):
+def mean_square_lufs(mean_square):
+    """``-0.691 + 10 log10(mean_square)``: BS.1770's loudness of a (K-weighted, channel-summed) mean square."""
     with np.errstate(divide="ignore"):
         return -0.691 + 10.0 * np.log10(mean_square)
 
@@ -52,12 +54,12 @@ def gated_loudness(block_power: np.ndarray) -> float:
     """Integrated loudness (LUFS) from the channel-summed mean squares of 400 ms blocks; ``-inf`` when no block
     passes the absolute gate (silence)."""
     power = np.asarray(block_power, dtype=np.float64)
-    power = power[_to_lufs(power) > ABSOLUTE_GATE_LUFS]
+    power = power[mean_square_lufs(power) > ABSOLUTE_GATE_LUFS]
     if power.size == 0:
         return float("-inf")
-    relative_gate = _to_lufs(power.mean()) + RELATIVE_GATE_LU
-    power = power[_to_lufs(power) > relative_gate]
-    return float(_to_lufs(power.mean()))
+    relative_gate = mean_square_lufs(power.mean()) + RELATIVE_GATE_LU
+    power = power[mean_square_lufs(power) > relative_gate]
+    return float(mean_square_lufs(power.mean()))
 
 
 class LoudnessMeter:
@@ -136,12 +138,12 @@ class LoudnessMeter:
         100 ms step); ``-inf`` before that much was processed."""
         n = max(1, int(round(seconds / STEP_S)))
         steps = np.asarray(self._steps[-n:])
-        return float(_to_lufs(steps.mean())) if steps.size == n else float("-inf")
+        return float(mean_square_lufs(steps.mean())) if steps.size == n else float("-inf")
 
     def short_term(self) -> float:
         """Ungated loudness (LUFS) of the last 3 s (of all there is when shorter); ``-inf`` before 100 ms."""
         steps = np.asarray(self._steps[-int(round(SHORT_TERM_S / STEP_S)):])
-        return float(_to_lufs(steps.mean())) if steps.size else float("-inf")
+        return float(mean_square_lufs(steps.mean())) if steps.size else float("-inf")
 
 
 def integrated_loudness(audio, sample_rate: float) -> float:
@@ -153,9 +155,18 @@ def integrated_loudness(audio, sample_rate: float) -> float:
 
 
 def match_gain_db(loudness_lufs: float, target_lufs: float, max_boost_db: float = MAX_BOOST_DB,
-                  max_cut_db: float = MAX_CUT_DB) -> float:
+                  max_cut_db: float = MAX_CUT_DB, input_lufs: float | None = None) -> float:
     """The level stage's gain: ``target - loudness`` in dB, limited to ``[-max_cut_db, +max_boost_db]``; 0 dB
-    when either side is silent (``-inf``: below the absolute gate), so silence and near-silence are never raised."""
+    when either side is silent (``-inf``: below the absolute gate), so silence and near-silence are never raised.
+
+    With ``input_lufs`` (the loudness of the chain's input; ``loudness_lufs`` is its output's) the boost is
+    limited so that the *total* gain, ``loudness_lufs + gain - input_lufs`` (what the EQ and compressor added
+    plus this gain), is at most ``max_boost_db`` (the cap then wins over ``max_cut_db``); 0 dB when the input is
+    silent."""
     if not (np.isfinite(loudness_lufs) and np.isfinite(target_lufs)):
         return 0.0
-    return float(np.clip(target_lufs - loudness_lufs, -max_cut_db, max_boost_db))
+    if input_lufs is not None:
+        if not np.isfinite(input_lufs):
+            return 0.0
+        max_boost_db = max_boost_db - (loudness_lufs - input_lufs)
+    return float(min(max(target_lufs - loudness_lufs, -max_cut_db), max_boost_db))

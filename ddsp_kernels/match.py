@@ -55,12 +55,15 @@ class BandLevels:
         self._power = np.zeros(N_FFT // 2 + 1)
         self._shape = np.zeros(N_FFT // 2 + 1)  # sum over frames of each frame's magnitude / its sum
         self._frames = 0
+        self._energy, self._samples = 0.0, 0
 
     def add(self, audio) -> "BandLevels":
         """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
         x = np.asarray(audio, dtype=np.float64)
         x = x.mean(axis=1) if x.ndim == 2 else x
         if x.size:
+            self._energy += float(np.dot(x, x))
+            self._samples += x.size
             n = min(N_FFT, x.size)
             starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
             frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
@@ -84,6 +87,10 @@ class BandLevels:
         every frame counts alike, as in the mean spectral centroid over frames). Raises ValueError if no audio was
         added."""
         return np.stack([self.power(), self._shape / self._frames])
+
+    def mean_square(self) -> float:
+        """Mean square of all the (channel-averaged) audio added; 0 before any."""
+        return self._energy / max(self._samples, 1)
 
     def levels_db(self) -> np.ndarray:
         """Power per band at ``BAND_CENTRES_HZ`` in dB; bands above Nyquist or empty read ``FLOOR_DB``.

@@ -4,10 +4,10 @@ soundfile format with bounded memory.
 Three streaming passes, never holding more than one analysis window and one DSP block of audio: the reference is
 scored window by window and its most typical active window analysed, its band levels and loudness measured
 (``Enhancer.reference``); the input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the
-input is read again block by block, processed by the DSP chain at its own rate and channels (``render.render``),
-brought to the reference's loudness by the level stage (``level.level_matched``, through an unnamed temporary
-file) and written atomically (``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves
-no partial output. The input is
+input is read again block by block (metered on the way: the level stage caps the total gain over its loudness),
+processed by the DSP chain at its own rate and channels (``render.render``), brought to the reference's loudness
+and limited by the level stage (``level.level_matched``, through an unnamed temporary file) and written atomically
+(``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
 never overwritten and an existing output (or ``--params-out`` file) needs ``force``.
 """
 
@@ -19,12 +19,14 @@ from typing import Callable
 
 import numpy as np
 
+from ddsp_kernels.loudness import LoudnessMeter
+
 from ..io import audio
 from ..errors import InputError
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import write_json
 from .enhancer import Enhancer
-from .level import PEAK_CEILING_DB, level_matched
+from .level import level_matched, metered
 from .render import BLOCK_S, render
 from .track import check_hop, sliding_windows
 
@@ -72,10 +74,11 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     peak, level = 0.0, {}
     with writer:
         block_frames = max(1, round(BLOCK_S * sr))
-        rendered = render(audio.iter_blocks(input_path, block_frames), track, sr, info.channels)
-        ceiling = None if writer.subtype in ("FLOAT", "DOUBLE") else PEAK_CEILING_DB
+        input_meter = LoudnessMeter(sr, info.channels)
+        blocks = metered(audio.iter_blocks(input_path, block_frames), input_meter)
+        rendered = render(blocks, track, sr, info.channels)
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
-                                   ceiling):
+                                   input_meter):
             peak = max(peak, float(np.max(np.abs(block))))
             writer.write(block)
             if progress is not None:

@@ -18,13 +18,14 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ddsp_kernels.loudness import integrated_loudness
 from ddsp_kernels.match import BandLevels, combine
 
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, RuntimeFailure
 from ..frontend import fit_window, log_mel
 from .analyser import Analyser
-from .level import gain_for
+from .level import level_stage
 from .matching import ReferenceMatch, ReferenceMeter, analytic_fit, match_features
 from .render import BLOCK_S, render
 from .track import ParamTrack, array_blocks, check_hop, smooth_track, sliding_windows
@@ -128,5 +129,5 @@ class Enhancer(Analyser):
         track = self.analyse(windows, reference, sample_rate, smoothing_s=smoothing_s)
         block = max(1, round(BLOCK_S * sample_rate))
         out = np.concatenate(list(render(array_blocks(frames, block), track, sample_rate, frames.shape[1])))
-        out *= np.float32(10.0 ** (gain_for(out, sample_rate, reference.match.loudness_lufs) / 20.0))
+        out = level_stage(out, sample_rate, reference.match.loudness_lufs, integrated_loudness(frames, sample_rate))
         return (out[:, 0] if x.ndim == 1 else out), track

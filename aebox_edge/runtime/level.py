@@ -1,43 +1,73 @@
 """The level stage that ends the chain: the output's loudness matched to the reference's (ITU-R BS.1770,
-``ddsp_kernels.loudness``), after the network's EQ + compressor, with the gain capped (``MAX_BOOST_DB`` /
-``MAX_CUT_DB``) and silence never raised.
+``ddsp_kernels.loudness``), after the network's EQ + compressor, with the total gain capped and silence never
+raised, then the true-peak limiter (``ddsp_kernels.limiter``, ceiling ``CEILING_DBTP`` = -1 dBTP), so that no output
+clips, whatever its format or subtype.
 
+- Gain: ``match_gain_db`` of the output's loudness to the reference's, limited to ``MAX_BOOST_DB`` over the
+  *input's* loudness in all (EQ and compressor included: a -65 dBFS input is raised by 40 dB at most) and to
+  ``MAX_CUT_DB``; 0 dB for an input below the absolute gate (-70 LUFS: near-silence is left as it is). A first
+  stage keeps the limiter to transients: the gain is lowered so that the highest sample peak is at most
+  ``MAX_LIMITING_DB`` above the ceiling (beyond a few dB a limiter audibly flattens the attacks of the music; the
+  output then ends below the reference's loudness, ``level_peak_limited`` in the summary).
 - Files: the chain's output is metered while it is rendered into an unnamed temporary file (float32, W64, deleted
-  by the OS whatever happens), its integrated loudness gives one gain, and the second pass scales it into the
-  output. Memory stays flat; the extra cost is one write and read of float32 audio. For integer outputs the gain is
-  also limited so that the sample peak stays at ``PEAK_CEILING_DB`` (no hard clipping; not a true-peak limiter).
-- Live: :class:`RunningLevel` meters the chain's output, and its gain follows the gated loudness of the last
-  ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block (no
-  zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds.
+  by the OS whatever happens), its integrated loudness and sample peak give one gain, and the second pass scales it
+  through the limiter into the output, the limiter's delay removed (sample-aligned with the input). Memory stays
+  flat; the extra cost is one write and read of float32 audio and the limiter.
+- Live: :class:`RunningLevel` meters the chain's input and output, and its gain follows the gated loudness of the
+  last ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block
+  (no zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds. The
+  sample-peak stage uses the peak of the last ``window_s``; the limiter delays the output by its look-ahead
+  (``latency`` frames, 5.25 ms at 48 kHz), reported as ``limiter_latency_ms``.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from ddsp_kernels.limiter import CEILING_DBTP, TruePeakLimiter, true_peak_limit
 from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
 
-# integer outputs (PCM) would hard-clip: for them the file gain is also limited so that the sample peak stays at
-# -1 dBFS (a gain cut, never a distortion; the loudness then ends below the reference's, reported in the summary)
-PEAK_CEILING_DB = -1.0
+MAX_LIMITING_DB = 6.0
 LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
 
 
-def gain_for(audio, sample_rate: float, reference_lufs: float) -> float:
-    """The level stage's gain in dB for a whole in-memory output ``audio``."""
-    return match_gain_db(integrated_loudness(audio, sample_rate), reference_lufs)
+def _peak_limited_gain_db(gain_db: float, peak: float) -> tuple[float, bool]:
+    """``gain_db`` lowered so that a sample peak ``peak`` (linear) ends at most ``MAX_LIMITING_DB`` above the
+    ceiling, and whether it was."""
+    most = CEILING_DBTP + MAX_LIMITING_DB - 20.0 * np.log10(peak) if peak > 0 else np.inf
+    return (float(most), True) if gain_db > most else (gain_db, False)
+
+
+def level_stage(audio, sample_rate: float, reference_lufs: float, input_lufs: float | None = None) -> np.ndarray:
+    """The whole level stage on an in-memory chain output ``audio`` (samples,) or (samples, channels): the gain
+    (capped over ``input_lufs``, the chain input's loudness, when given) then the limiter, sample-aligned; same
+    shape and dtype."""
+    x = np.asarray(audio)
+    gain_db = match_gain_db(integrated_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs)
+    gain_db, _ = _peak_limited_gain_db(gain_db, float(np.max(np.abs(x), initial=0.0)))
+    return true_peak_limit(x * x.dtype.type(10.0 ** (gain_db / 20.0)), sample_rate)
+
+
+def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.ndarray]:
+    """``blocks`` unchanged, each one processed by ``meter`` on the way (the chain's input for ``level_matched``)."""
+    for block in blocks:
+        meter.process(block)
+        yield block
 
 
 def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: int, reference_lufs: float,
-                  block_frames: int, summary: dict | None = None, peak_ceiling_db: float | None = None
+                  block_frames: int, summary: dict | None = None, input_meter: LoudnessMeter | None = None
                   ) -> Iterator[np.ndarray]:
-    """The blocks of a rendered file scaled by the level stage's gain (two passes through a temporary file), the
-    gain lowered where needed so that the sample peak stays at ``peak_ceiling_db`` (None: no ceiling, for float
-    outputs); ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db`` and ``level_peak_limited``."""
+    """The blocks of a rendered file through the level stage (two passes through a temporary file): scaled by one
+    gain, then limited, with the limiter's delay removed (as many frames out as in). ``input_meter``, if given, is
+    a meter that has seen the chain's whole input once the blocks are exhausted (the gain cap is then on the total
+    gain). ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``, ``level_peak_limited`` and,
+    once the output is consumed, ``limiter_max_reduction_db``."""
     import soundfile as sf
 
     meter, peak = LoudnessMeter(sample_rate, channels), 0.0
@@ -48,30 +78,47 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
                 peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
                 tmp.write(block)
         loudness = meter.integrated()
-        gain_db = match_gain_db(loudness, reference_lufs)
-        limited = peak_ceiling_db is not None and peak > 0 and gain_db > peak_ceiling_db - 20.0 * np.log10(peak)
-        if limited:
-            gain_db = peak_ceiling_db - 20.0 * np.log10(peak)
+        input_lufs = None if input_meter is None else input_meter.integrated()
+        gain_db, limited = _peak_limited_gain_db(match_gain_db(loudness, reference_lufs, input_lufs=input_lufs),
+                                                 peak)
         if summary is not None:
             summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2),
-                           level_peak_limited=bool(limited))
+                           level_peak_limited=limited)
         gain = np.float32(10.0 ** (gain_db / 20.0))
+        limiter = TruePeakLimiter(sample_rate, channels)
+        skip = limiter.latency  # the limiter's delay: its first output frames precede the input
         fh.seek(0)
         with sf.SoundFile(fh, "r", closefd=False) as tmp:
             for block in tmp.blocks(block_frames, dtype="float32", always_2d=True):
-                yield block * gain
+                out = limiter.process(block * gain)
+                if skip:
+                    out, skip = out[skip:], max(0, skip - len(out))
+                if len(out):
+                    yield out
+        tail = limiter.flush().astype(np.float32)[skip:]
+        if len(tail):
+            yield tail
+        if summary is not None:
+            summary.update(limiter_max_reduction_db=round(limiter.max_reduction_db, 2))
 
 
 class RunningLevel:
-    """Live level stage: ``process(block)`` meters the (chain-output) block and returns it scaled by a gain that
-    slews toward ``match_gain_db(gated loudness of the last window_s, reference_lufs)``."""
+    """Live level stage: ``process(block, input_block)`` meters the chain's output ``block`` and its input, and
+    returns the block scaled by a gain that slews toward ``match_gain_db`` of the gated loudness of the last
+    ``window_s`` (total gain capped over the input's), lowered by the sample-peak stage, then limited: the output is
+    delayed by ``latency`` frames."""
 
     def __init__(self, sample_rate: float, channels: int, reference_lufs: float, *,
                  window_s: float = LIVE_WINDOW_S, slew_db_per_s: float = LIVE_SLEW_DB_PER_S):
         self.sample_rate = float(sample_rate)
         self.reference_lufs = float(reference_lufs)
         self._meter = LoudnessMeter(sample_rate, channels)
+        self._input = LoudnessMeter(sample_rate, channels)
+        self._limiter = TruePeakLimiter(sample_rate, channels)
+        self.latency = self._limiter.latency
         self.window_s = float(window_s)
+        self._peaks: deque[tuple[int, float]] = deque()  # (frames, sample peak) of the blocks of the last window
+        self._peak_frames = 0
         self._slew_db_per_frame = slew_db_per_s / self.sample_rate
         self.gain_db = 0.0
         self._target_db, self._target_steps = 0.0, -1
@@ -82,17 +129,30 @@ class RunningLevel:
         if not self._meter.momentary(0.1) > ABSOLUTE_GATE_LUFS:
             return self.gain_db
         loudness = self._meter.recent(self.window_s)
-        return self.gain_db if not np.isfinite(loudness) else match_gain_db(loudness, self.reference_lufs)
+        if not np.isfinite(loudness):
+            return self.gain_db
+        gain_db = match_gain_db(loudness, self.reference_lufs, input_lufs=self._input.recent(self.window_s))
+        return _peak_limited_gain_db(gain_db, max(peak for _, peak in self._peaks))[0]
 
-    def process(self, block: np.ndarray) -> np.ndarray:
+    def _track_peak(self, block: np.ndarray) -> None:
+        self._peaks.append((len(block), float(np.max(np.abs(block), initial=0.0))))
+        self._peak_frames += len(block)
+        while self._peak_frames - self._peaks[0][0] >= self.window_s * self.sample_rate:
+            self._peak_frames -= self._peaks.popleft()[0]
+
+    def process(self, block: np.ndarray, input_block: np.ndarray) -> np.ndarray:
         self._meter.process(block)
+        self._input.process(input_block)
+        self._track_peak(block)
         if self._meter.steps != self._target_steps:  # the readings move once per 100 ms, not per block
             self._target_db, self._target_steps = self.target_db(), self._meter.steps
         n = len(block)
         step = float(np.clip(self._target_db - self.gain_db, -self._slew_db_per_frame * n,
                              self._slew_db_per_frame * n))
         if step == 0.0:
-            return (block * np.float32(10.0 ** (self.gain_db / 20.0))).astype(block.dtype, copy=False)
-        ramp_db = self.gain_db + step * np.arange(1, n + 1, dtype=np.float64) / max(n, 1)
-        self.gain_db += step
-        return (block * (10.0 ** (ramp_db / 20.0))[:, None]).astype(block.dtype, copy=False)
+            scaled = block * np.float32(10.0 ** (self.gain_db / 20.0))
+        else:
+            ramp_db = self.gain_db + step * np.arange(1, n + 1, dtype=np.float64) / max(n, 1)
+            self.gain_db += step
+            scaled = block * (10.0 ** (ramp_db / 20.0))[:, None]
+        return self._limiter.process(scaled).astype(block.dtype, copy=False)

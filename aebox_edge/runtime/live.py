@@ -1,10 +1,12 @@
 """Live enhancement: ``aebox-edge run --live`` (sounddevice) and ``--simulate`` (the same engine fed from a file).
 
 ``LiveEngine.process`` is the audio callback's whole work: apply newly published parameters, run the DSP chain
-(``ddsp_kernels.StreamingChain``, state allocated up front) and copy a mono mix of the block into a preallocated
-ring of the last 2.5 s. An analysis thread wakes every ``hop_s``, runs the model on the ring and the reference
-features, smooths the normalized parameters with an exponential moving average (time constant ``smoothing_s``) and
-publishes them; the callback picks them up at its next block (click-free cross-fade). Until the ring is full the
+(``ddsp_kernels.StreamingChain``, state allocated up front) and the level stage (``level.RunningLevel``: loudness
+to the reference's, then the true-peak limiter, whose look-ahead delays the output by ``limiter_latency_ms``, about
+5 ms, on top of the stream's buffering) and copy a mono mix of the block into a preallocated ring of the last
+2.5 s. An analysis thread wakes every ``hop_s``, runs the model on the ring and the reference features, smooths the
+normalized parameters with an exponential moving average (time constant ``smoothing_s``) and publishes them; the
+callback picks them up at its next block (click-free cross-fade). Until the ring is full the
 chain holds neutral parameters (about the identity).
 
 LiteRT's ``invoke`` holds the GIL, so the callback can wait for one invoke: the stream asks for ``latency_s`` of
@@ -104,8 +106,8 @@ class LiveEngine:
         self._chain = StreamingChain(self.sample_rate, PARAM_SPEC.neutral(), channels=self.channels)
         self._level = RunningLevel(self.sample_rate, self.channels, reference.match.loudness_lufs)
         self._input_levels = BandLevels(self.sample_rate)
-        for stage in (self._chain, self._level):  # lazy imports happen here, not in a callback
-            stage.process(np.zeros((1, self.channels), np.float32))
+        silence = np.zeros((1, self.channels), np.float32)
+        self._level.process(self._chain.process(silence), silence)  # lazy imports happen here, not in a callback
         self._ring = MonoRing(enhancer.window_frames(self.sample_rate))
         self._published: tuple[int, dict] | None = None  # (sequence number, physical parameters)
         self._applied = 0
@@ -134,7 +136,7 @@ class LiveEngine:
         if published is not None and published[0] != self._applied:
             self._applied = published[0]
             self._chain.set_params(published[1])
-        outdata[:] = self._level.process(self._chain.process(indata))
+        outdata[:] = self._level.process(self._chain.process(indata), indata)
         self._ring.write(indata.mean(axis=1) if self.channels > 1 else indata[:, 0])
         elapsed = time.perf_counter() - start
         self._callbacks.add(elapsed)
@@ -189,12 +191,13 @@ class LiveEngine:
             raise RuntimeFailure(f"analysis thread failed: {self.analysis_error}") from self.analysis_error
 
     def stats(self) -> dict:
-        """Blocks, xruns, late callbacks (DSP slower than the block lasts), callback and analysis times (ms) and the
-        real-time factors of the callback alone and of callback + analysis."""
+        """Blocks, the limiter's delay (ms), xruns, late callbacks (DSP slower than the block lasts), callback and
+        analysis times (ms) and the real-time factors of the callback alone and of callback + analysis."""
         duration = self.frames_in / self.sample_rate
         callbacks, analyses = self._callbacks, self._analyses
         return {
             "sample_rate": self.sample_rate, "channels": self.channels, "blocks": callbacks.count,
+            "limiter_latency_ms": round(1e3 * self._level.latency / self.sample_rate, 2),
             "duration_s": round(duration, 3), "xruns": self.xruns, "late_callbacks": self._late,
             "callback_ms_mean": callbacks.mean_ms(4), "callback_ms_max": callbacks.max_ms(4),
             "analyses": analyses.count,
@@ -224,8 +227,9 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
              blocksize: int = BLOCKSIZE, realtime: bool = False, latency_s: float = LATENCY_S,
              hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
-    (atomically). ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts
-    missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
+    (atomically; as played live, delayed by the limiter's look-ahead, with as many frames as the input).
+    ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts missed
+    deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)

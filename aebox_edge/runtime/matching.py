@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ddsp_kernels.loudness import LoudnessMeter
+from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, mean_square_lufs
 from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
 
@@ -58,6 +58,10 @@ def match_features(analysis_mono: np.ndarray, analysis_rate: int, reference: Ref
 
 def analytic_fit(input_levels: BandLevels, reference: ReferenceMatch) -> np.ndarray:
     """The analytic fit (24 normalized values) of the input's long-term band levels and spectral moments
-    (accumulated at the file's rate) to the reference's."""
+    (accumulated at the file's rate) to the reference's. A near-silent input (its mean square, as loudness, at or
+    below BS.1770's absolute gate of -70 LUFS) is silence, not a spectrum to match: its fit is the flat EQ (no EQ
+    fitted to noise)."""
     difference = spectral_difference_db(input_levels.levels_db(), reference.levels_native_db, FIT_LIMIT_DB)
+    if not mean_square_lufs(input_levels.mean_square()) > ABSOLUTE_GATE_LUFS:
+        return analytic_params(np.zeros_like(difference), input_levels.sample_rate)
     return analytic_params(difference, input_levels.sample_rate, input_levels.spectra(), reference.spectra_native)

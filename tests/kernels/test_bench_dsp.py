@@ -1,10 +1,13 @@
 """DSP benchmarks on 60,000 samples (2.5 s at 24 kHz): EQ, compressor, chain, and pedalboard's EQ + compressor
-chain on the same audio in the same run (group "chain"). They measure; they never fail on time."""
+chain on the same audio in the same run (group "chain"), with the true-peak limiter that ends the level stage on
+that audio (peaks below its ceiling: the usual case after the level gain) and on it 12 dB louder (limiting
+throughout: its worst case). They measure; they never fail on time."""
 
 import numpy as np
 import pytest
 
 from ddsp_kernels import PARAM_SPEC, apply_chain, compressor, compressor_args, eq_bands, parametric_eq
+from ddsp_kernels.limiter import CEILING_DBTP, true_peak_limit
 
 FS = 24000
 
@@ -48,3 +51,16 @@ def test_bench_pedalboard_chain(benchmark, audio, params):
     board = pedalboard.Pedalboard(filters + [pedalboard.Compressor(
         params["comp_threshold_db"], params["comp_ratio"], params["comp_attack_ms"], params["comp_release_ms"])])
     assert np.all(np.isfinite(benchmark(board, audio, FS)))
+
+
+@pytest.mark.benchmark(group="chain")
+def test_bench_limiter_below_ceiling(benchmark, audio):
+    assert 20 * np.log10(np.abs(audio).max()) < CEILING_DBTP  # the limiter computes its true peaks, reduces nothing
+    np.testing.assert_array_equal(benchmark(true_peak_limit, audio, FS), audio)
+
+
+@pytest.mark.benchmark(group="chain")
+def test_bench_limiter_limiting(benchmark, audio):
+    loud = audio * np.float32(4.0)
+    out = benchmark(true_peak_limit, loud, FS)
+    assert np.abs(out).max() <= 10 ** (CEILING_DBTP / 20) + 1e-6 < np.abs(loud).max()

@@ -48,6 +48,15 @@ def test_gain_is_capped():
     assert match_gain_db(-5.0, -60.0, max_cut_db=30.0) == -30.0
 
 
+def test_the_cap_is_on_the_total_gain_given_the_input():
+    # the EQ already raised a -65 LUFS input to -60: the level gain may add 35 dB, not 40
+    assert match_gain_db(-60.0, -9.0, input_lufs=-65.0) == MAX_BOOST_DB - 5.0
+    assert match_gain_db(-70.0, -9.0, input_lufs=-65.0) == MAX_BOOST_DB + 5.0  # the chain cut: the total counts
+    assert match_gain_db(-20.0, -14.0, input_lufs=-22.0) == pytest.approx(6.0)  # far from the cap: unchanged
+    assert match_gain_db(-50.0, -9.0, input_lufs=float("-inf")) == 0.0  # a silent input is never raised
+    assert match_gain_db(-10.0, -9.0, input_lufs=-60.0) == MAX_BOOST_DB - 50.0  # the cap wins over the cut
+
+
 def test_meter_rejects_a_channel_change():
     meter = LoudnessMeter(48000, 2)
     with pytest.raises(ValueError, match="channels|shaped"):

@@ -53,14 +53,20 @@ def test_callback_runs_neutral_parameters_until_the_first_analysis(enhancer, ref
     engine = LiveEngine(enhancer, reference, rate, 1)
     neutral = StreamingChain(rate, PARAM_SPEC.neutral())
     x = music(1.0, rate)
+    played, expected = [], []
     for k in range(0, len(x), 256):
         out = np.empty_like(x[k:k + 256])
         engine.process(x[k:k + 256], out)
-        expected = neutral.process(x[k:k + 256])
+        played.append(out)
+        expected.append(neutral.process(x[k:k + 256]))
         np.testing.assert_allclose(PARAM_SPEC.to_normalized(engine._chain.params),
                                    PARAM_SPEC.to_normalized(PARAM_SPEC.neutral()), atol=1e-9)
-        if k + 256 < 0.4 * rate:  # the level stage waits for its first full 400 ms block
-            np.testing.assert_allclose(out, expected, atol=1e-7)
+    delay = engine._level.latency  # the limiter's look-ahead, reported in the statistics
+    assert engine.stats()["limiter_latency_ms"] == round(1e3 * delay / rate, 2) > 0
+    played, expected = np.concatenate(played), np.concatenate(expected)
+    start = int(0.4 * rate) - 256  # the level stage waits for its first full 400 ms block: the chain, delayed
+    np.testing.assert_allclose(played[delay:start], expected[:start - delay], atol=1e-7)
+    assert not played[:delay].any()
 
 
 def test_analysis_publishes_smoothed_parameters_that_the_callback_applies(enhancer, reference):
