@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from ..options import FINITE, FiniteFloat
+
 from ..defaults import STYLE_NAMES
 
 
@@ -32,10 +34,10 @@ def _venue_options(f):
         click.option("--irs", "irs_dir", type=click.Path(exists=True, file_okay=False),
                      help="Folder of impulse-response files (any rate/channels) used instead of synthesized "
                           "club IRs; files under a sub-folder named 'phone' replace the phone IRs."),
-        click.option("--noise-snr", nargs=2, type=float, default=(10.0, 30.0), show_default=True,
+        click.option("--noise-snr", nargs=2, type=FINITE, default=(10.0, 30.0), show_default=True,
                      metavar="LO HI", help="Crowd-noise SNR range in dB."),
         click.option("--no-crowd", is_flag=True, help="Add no crowd noise."),
-        click.option("--rt60", nargs=2, type=float, default=(0.3, 1.5), show_default=True, metavar="LO HI",
+        click.option("--rt60", nargs=2, type=FINITE, default=(0.3, 1.5), show_default=True, metavar="LO HI",
                      help="RT60 range (s) of synthesized club rooms (mid-frequency)."),
         click.option("--no-swap", is_flag=True, help="One example per clip instead of the triple and its swap."),
         click.option("--shard-size", type=click.IntRange(min=1), default=256, show_default=True,
@@ -104,7 +106,7 @@ def synth(count, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_s
 @click.option("--excerpts", type=click.IntRange(min=0), default=30, show_default=True,
               help="With --corpus: whole-excerpt evaluation items from val songs (one per song, two when more "
                    "are asked than there are songs).")
-@click.option("--excerpt-seconds", type=click.FloatRange(min=1.0), default=15.0, show_default=True,
+@click.option("--excerpt-seconds", type=FiniteFloat(min=1.0), default=15.0, show_default=True,
               help="With --corpus: length of each excerpt (native rate and channels).")
 @_venue_options
 def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples, excerpts, excerpt_seconds,

@@ -27,6 +27,7 @@ from ddsp_kernels import PARAM_SPEC, StreamingChain
 from ddsp_kernels.match import BandLevels
 
 from ..io import audio
+from ..io.atomic import check_outputs
 from ..errors import InputError, RuntimeFailure, check_positive_int
 from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
 from ..frontend import fit_window, log_mel
@@ -228,6 +229,7 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
     missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
+    check_outputs({"-o": output_path}, inputs={"input": input_path, "reference": reference_path}, force=force)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
     reference = _reference(enhancer, reference_path)
     engine = LiveEngine(enhancer, reference, info.sample_rate, info.channels, hop_s=hop_s, smoothing_s=smoothing_s)

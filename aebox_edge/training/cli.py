@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..options import FINITE, FiniteFloat
 from .config import GRAD_METHODS, MODEL_CONFIGS, OPTIMIZERS, STRATEGIES, TrainConfig
 
 _DEFAULT = TrainConfig()
@@ -32,7 +33,7 @@ def _default(name: str) -> str:
 @click.option("--epochs", type=click.IntRange(min=1),
               help=f"Total epochs (on --resume: may be raised to continue). [default: {_DEFAULT.epochs}]")
 @click.option("--batch-size", type=click.IntRange(min=1), help=_default("batch_size"))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Learning rate. {_default('lr')}")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help=f"Learning rate. {_default('lr')}")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=_default("optimizer"))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run directory: config, checkpoints, logs, model.keras.")
@@ -40,13 +41,13 @@ def _default(name: str) -> str:
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help=f"tf.distribute strategy (multiworker reads TF_CONFIG). {_default('strategy')}")
 @click.option("--seed", type=int, help=_default("seed"))
-@click.option("--spsa-epsilon", type=float, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
-@click.option("--l1-weight", type=float, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
-@click.option("--loudness-weight", type=float,
+@click.option("--spsa-epsilon", type=FINITE, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
+@click.option("--l1-weight", type=FINITE, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
+@click.option("--loudness-weight", type=FINITE,
               help=f"Weight of the clip RMS term |20 ln rms(out) - 20 ln rms(target)|. {_default('loudness_weight')}")
 @click.option("--init-from", type=click.Path(exists=True, resolve_path=True),
               help="Start a new run from the weights of this analyser (.keras or run directory): fine-tuning.")
-@click.option("--val-fraction", type=float, help=f"Fraction of clips held out for validation. "
+@click.option("--val-fraction", type=FINITE, help=f"Fraction of clips held out for validation. "
                                                  f"{_default('val_fraction')}")
 @click.option("--val-data", type=click.Path(exists=True, file_okay=False, resolve_path=True),
               help="Validate on this dataset folder (e.g. the val/ of a corpus build) instead of a --val-fraction.")
