@@ -161,7 +161,8 @@ def _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples,
 @click.option("--index", type=int, default=0, show_default=True, help="Example to show.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for input.wav, reference.wav, target.wav and spectrograms.png.")
-def preview(dataset_dir, index, out_dir):
+@click.option("--force", is_flag=True, help="Replace those files when --out already holds them.")
+def preview(dataset_dir, index, out_dir, force):
     """Write one example as three wav files and a spectrogram PNG."""
     from ..errors import InputError
     from .dataset import open_dataset
@@ -170,7 +171,7 @@ def preview(dataset_dir, index, out_dir):
     reader = open_dataset(dataset_dir)
     if not 0 <= index < len(reader):
         raise InputError(f"--index {index} out of range: {dataset_dir} has {len(reader)} examples")
-    for path in write_preview(reader, index, out_dir, warn=_warn):
+    for path in write_preview(reader, index, out_dir, warn=_warn, force=force):
         click.echo(path)
 
 

@@ -241,6 +241,7 @@ def check_writable_format(path: str, format: str, subtype: str, sample_rate: int
             sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=format, subtype=subtype).close()
     except (sf.SoundFileError, RuntimeError) as exc:
         detail = (getattr(exc, "error_string", "") or str(exc)).replace(f"Error opening {tmp!r}: ", "")
+        detail = detail.removeprefix("Error : ")
         raise AudioError(path, f"cannot be written as {format} {subtype} at {sample_rate} Hz with {channels} "
                                f"channel(s) ({detail.strip().rstrip('.')})") from None
     finally:

@@ -138,15 +138,18 @@ def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, pa
 @click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True)
 @click.option("--target-ms", type=FiniteFloat(min=0, min_open=True), default=BENCH_TARGET_MS, show_default=True,
               help="PASS when the end-to-end p95 is at most this.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Also write the report as JSON (replaced if it exists; its folder must exist).")
 @click.option("--compare-keras", type=click.Path(dir_okay=False),
               help="Time this Keras model's model.predict in the same run (imports TensorFlow).")
 @click.option("--compare-pedalboard", is_flag=True, help="Time pedalboard's EQ + compressor in the same run.")
 @click.pass_context
 def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard):
     """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL."""
+    from ..io.atomic import check_outputs, write_json
+
+    check_outputs({"--json": json_out}, inputs={"--model": model, "--compare-keras": compare_keras}, force=True)
     with _warnings_as_messages():
-        from ..io.atomic import write_json
         from .bench import format_bench_report, run_bench
 
         result = run_bench(model, num_runs=num_runs, warmup_runs=warmup_runs, threads=threads, target_ms=target_ms,

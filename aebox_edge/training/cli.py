@@ -103,13 +103,22 @@ def evaluate(model_path, data, excerpts, model_float, ceiling, ceiling_evals, li
         if not os.path.exists(path):
             raise InputError(f"{path}: does not exist ({option})")
     from aebox_edge.data.dataset import open_dataset
+    from aebox_edge.evaluation.realmusic import check_model, check_outputs
     from aebox_edge.io.atomic import write_json
 
+    from .saved import saved_model_file
+
+    # every path is checked before TensorFlow is imported (seconds, and its log lines)
+    if model_path.endswith(".tflite"):
+        check_model(model_path, "--model")
+    else:
+        saved_model_file(model_path)
+    total = len(open_dataset(data))
+    check_outputs(json_out, figures, inputs={"--model": model_path})
     _quiet_tensorflow()
     from .evaluate import evaluate_model, load_predictor
 
     loaded = load_predictor(model_path)
-    total = len(open_dataset(data))
     with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
         result = evaluate_model(model_path, data, batch_size=batch_size, figures=figures,
                                 figure_count=figure_count, progress=bar.update, loaded=loaded)
@@ -129,7 +138,7 @@ def _evaluate_excerpts(model_path, excerpts, model_float, ceiling, ceiling_evals
     realmusic.check_excerpts(excerpts, limit)
     realmusic.check_model(model_path, "--model")
     realmusic.check_model(model_float, "--model-float")
-    realmusic.check_outputs(json_out, figures)
+    realmusic.check_outputs(json_out, figures, inputs={"--model": model_path, "--model-float": model_float})
     result = realmusic.evaluate_excerpts(excerpts, model_path, model_float, ceiling=ceiling,
                                          ceiling_evals=ceiling_evals, limit=limit, figures=figures,
                                          figure_count=figure_count, echo=lambda line: click.echo(line, err=True))
