@@ -337,8 +337,10 @@ class AtomicAudioWriter:
         exc = exc if exc is not None else close_error
         try:
             self._target.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
-        except InputError:  # the target appeared while writing and overwrite is off
-            raise AudioError(self.path, "already exists; refusing to overwrite it") from None
+        except InputError as error:
+            if exc is None and not isinstance(error, AudioError):  # the target appeared meanwhile, overwrite off
+                raise AudioError(self.path, "already exists; refusing to overwrite it") from None
+            raise
         if exc is close_error is not None:
             raise close_error
 

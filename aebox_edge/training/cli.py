@@ -113,8 +113,8 @@ def evaluate(model_path, data, excerpts, model_float, ceiling, ceiling_evals, li
         check_model(model_path, "--model")
     else:
         saved_model_file(model_path)
-    total = len(open_dataset(data))
     check_outputs(json_out, figures, inputs={"--model": model_path})
+    total = len(open_dataset(data))
     _quiet_tensorflow()
     from .evaluate import evaluate_model, load_predictor
 
