@@ -226,7 +226,9 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
              hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
     (atomically). ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts
-    missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
+    missed deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time.
+    Raises ``PathError`` / ``AudioError`` before any work for an output ``atomic.check_outputs`` or the writer
+    refuses (the input, the reference, an existing file without ``force``, a format that cannot hold the audio)."""
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
     check_outputs({"-o": output_path}, inputs={"input": input_path, "reference": reference_path}, force=force)
