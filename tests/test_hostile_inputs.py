@@ -244,6 +244,14 @@ def test_build_into_an_existing_folder_keeps_the_folder_and_leaves_no_shards(tmp
     assert listing(out) == ["notes.txt"]
 
 
+def test_a_refused_synth_keeps_the_dataset_already_there(tmp_path):
+    out = tmp_path / "ds"
+    assert cli("data", "synth", "--out", out, "--count", 2, "--workers", 1).exit_code == 0
+    before = {name: (out / name).read_bytes() for name in listing(out)}
+    assert_error(cli("data", "synth", "--out", out, "--count", 2, "--workers", 1), "already holds a dataset")
+    assert {name: (out / name).read_bytes() for name in listing(out)} == before
+
+
 # --- 6. output problems: one line, before the analysis ----------------------------------------------------------------
 
 def test_output_name_ending_in_a_slash(model, files, tmp_path, no_analysis):

@@ -356,20 +356,40 @@ def _prepare_output(out_dir: str, force: bool) -> None:
         os.remove(os.path.join(out_dir, name))
 
 
-@contextlib.contextmanager
-def removed_on_failure(out_dir: str):
-    """Run the block that writes a dataset into ``out_dir``; when it raises (every file skipped, an error, Ctrl-C),
-    remove what this run created: the folders it made (the topmost new one, with everything in it), or, in a folder
-    that existed, the dataset files (old ones were refused or removed before the run wrote any)."""
-    top, path = None, os.path.abspath(out_dir)
+def _first_missing(path: str) -> str | None:
+    """The topmost folder of ``path`` that does not exist yet (``None`` when ``path`` exists)."""
+    top, path = None, os.path.abspath(path)
     while not os.path.exists(path):
         top, path = path, os.path.dirname(path)
+    return top
+
+
+@contextlib.contextmanager
+def removed_on_failure(out_dir: str):
+    """Run the block that creates ``out_dir`` and writes into it; when it raises (every file skipped, an error,
+    Ctrl-C), remove the folders this run created (the topmost new one, with everything in it)."""
+    top = _first_missing(out_dir)
     try:
         yield
     except BaseException:
         if top is not None:
             shutil.rmtree(top, ignore_errors=True)
-        elif os.path.isdir(out_dir):
+        raise
+
+
+@contextlib.contextmanager
+def dataset_output(out_dir: str, force: bool):
+    """Prepare ``out_dir`` for a dataset (refused without ``force`` when it holds one, else the old one removed) and
+    run the block that writes it; when the block raises, remove what this run wrote: the folders it created, or,
+    in a folder that existed, the dataset files (all of them are this run's)."""
+    top = _first_missing(out_dir)
+    _prepare_output(out_dir, force)
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
             for name in _dataset_files(out_dir):
                 os.remove(os.path.join(out_dir, name))
         raise
@@ -420,8 +440,7 @@ def synth_dataset(out_dir: str, count: int, config: DataConfig, workers: int | N
     if count < 1:
         raise InputError(f"--count must be >= 1, got {count}")
     bank = _load_bank(config, warn)
-    with removed_on_failure(out_dir):
-        _prepare_output(out_dir, force)
+    with dataset_output(out_dir, force):
         per_clip = config.examples_per_clip
         tasks = [(i, min(per_clip, count - i * per_clip)) for i in range(-(-count // per_clip))]
         writer = ShardWriter(out_dir, config)
@@ -448,8 +467,7 @@ def build_dataset(out_dir: str, music_dir: str, config: DataConfig, patches_per_
     if not files:
         raise InputError(f"no audio files under {music_dir} (looked for {', '.join(AUDIO_EXTENSIONS)})")
     bank = _load_bank(config, warn)
-    with removed_on_failure(out_dir):
-        _prepare_output(out_dir, force)
+    with dataset_output(out_dir, force):
         writer = ShardWriter(out_dir, config)
         used, skipped = [], []
         initargs = (config, bank, music_dir, patches_per_file)
