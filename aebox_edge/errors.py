@@ -1,7 +1,8 @@
 """The project's errors and the shared validators that raise them.
 
-``InputError`` (bad input, also a ``ValueError``: exit code 2) and ``RuntimeFailure`` (the work itself failed: exit
-code 1). The CLI prints any ``AeboxError`` as one ``aebox-edge: error: ...`` line and exits with its code.
+``InputError`` (bad input, also a ``ValueError``: exit code 2; ``PathError`` / ``AudioError`` name a path and the
+reason) and ``RuntimeFailure`` (the work itself failed: exit code 1); ``Interrupted`` is what SIGTERM / SIGHUP raise
+in the CLI. The CLI prints any ``AeboxError`` as one ``aebox-edge: error: ...`` line and exits with its code.
 """
 
 from __future__ import annotations
@@ -21,13 +22,27 @@ class InputError(AeboxError, ValueError):
     exit_code = 2
 
 
-class AudioError(InputError):
-    """An audio file that cannot be used; names the path and the reason."""
+class PathError(InputError):
+    """A file or directory that cannot be used (read, or written: refused, full disk, read-only); names the path and
+    the reason."""
 
     def __init__(self, path: str | os.PathLike, reason: str):
         self.path = os.fspath(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class AudioError(PathError):
+    """An audio file that cannot be used; names the path and the reason."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived (raised by the CLI's handler, like ``KeyboardInterrupt`` for SIGINT, so that
+    ``with`` blocks clean up); ``signum`` is the signal's number."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"signal {signum}")
 
 
 class RuntimeFailure(AeboxError):

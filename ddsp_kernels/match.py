@@ -8,9 +8,9 @@ level stage sets the loudness) and limited to the EQ's +-24 dB, is the curve the
 dB by weighted projected Levenberg-Marquardt in the normalized parameter space (the RBJ magnitude responses of
 :mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull to the flat starting point so that an ill-posed
 band stays near it. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), the fit also
-matches two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude spectrum,
-averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most) and the ratio of plain
-energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio matched the plain RMS
+matches two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude
+spectrum, averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most)
+and the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio matched the plain RMS
 level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
 ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
 """

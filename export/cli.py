@@ -53,6 +53,24 @@ def format_export_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _check_out(model_path: str, out_path: str | None) -> None:
+    """The model file must be a ``.keras`` (or a run directory holding one); ``--out`` (replaced if it exists, its
+    folder created if missing) and the metadata and report beside it pass ``atomic.check_outputs``."""
+    from aebox_edge.errors import InputError
+    from aebox_edge.io.atomic import check_outputs
+    from aebox_edge.runtime.metadata import metadata_path, report_path
+    from aebox_edge.training.saved import saved_model_file
+
+    model_file = saved_model_file(model_path)
+    if out_path is None:
+        return
+    if not out_path.endswith(".tflite"):
+        raise InputError(f"output path {out_path} must end in .tflite")
+    if os.path.isdir(os.path.dirname(os.path.abspath(out_path))):
+        check_outputs({"--out": out_path, "its metadata": metadata_path(out_path), "its report": report_path(out_path)},
+                      inputs={"--model": model_file}, force=True)
+
+
 @click.command()
 @click.option("--model", "model_path", default=DEFAULT_KERAS_MODEL, show_default=True, metavar="RUNDIR|MODEL.keras",
               help="Training run directory (model.keras + config.json) or a .keras file.")
@@ -81,15 +99,17 @@ def export(model_path, quantize, calibration_clips, calibration_data, verify_cli
     """Convert a trained analyser to TFLite, verify it against the float model and write its metadata."""
     import json
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from aebox_edge.errors import InputError
 
-    from .convert import ExportFailure, export_tflite
-
+    # every path is checked before TensorFlow is imported (seconds, and its log lines)
     if not os.path.exists(model_path):
         raise InputError(f"no model at {model_path}; pass --model RUNDIR or a .keras file")
     if calibration_data is not None and not os.path.isdir(calibration_data):
         raise InputError(f"calibration dataset {calibration_data} does not exist or is not a directory")
+    _check_out(model_path, out_path)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .convert import ExportFailure, export_tflite
+
     n_clips = verify_clips + (calibration_clips if quantize == "int8" else 0)
     try:
         with click.progressbar(length=n_clips, label="preparing clips", file=sys.stderr) as bar:

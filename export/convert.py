@@ -31,7 +31,7 @@ from aebox_edge.io.atomic import atomic_path, sha256_file, write_json
 from aebox_edge.runtime.analyser import SIGNATURE_KEY
 from aebox_edge.runtime.enhancer import Enhancer
 from aebox_edge.runtime.inspect import delegation, invoke_time_ms
-from aebox_edge.runtime.metadata import build_metadata, metadata_path, write_metadata
+from aebox_edge.runtime.metadata import build_metadata, metadata_path, report_path, write_metadata
 from aebox_edge.training.networks import output_kind
 from aebox_edge.training.saved import load_saved_analyser, model_front_end
 from ddsp_kernels.match import combine
@@ -47,11 +47,6 @@ class ExportFailure(RuntimeFailure):
     def __init__(self, message: str, report: dict | None = None):
         super().__init__(message)
         self.report = report
-
-
-def report_path(model_path: str) -> str:
-    """``<stem>.report.json`` beside ``model_path``."""
-    return os.path.splitext(os.fspath(model_path))[0] + ".report.json"
 
 
 def load_keras_analyser(model_or_path):

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from ..options import FINITE, FiniteFloat
+
 from ..defaults import STYLE_NAMES
 
 
@@ -32,10 +34,10 @@ def _venue_options(f):
         click.option("--irs", "irs_dir", type=click.Path(exists=True, file_okay=False),
                      help="Folder of impulse-response files (any rate/channels) used instead of synthesized "
                           "club IRs; files under a sub-folder named 'phone' replace the phone IRs."),
-        click.option("--noise-snr", nargs=2, type=float, default=(10.0, 30.0), show_default=True,
+        click.option("--noise-snr", nargs=2, type=FINITE, default=(10.0, 30.0), show_default=True,
                      metavar="LO HI", help="Crowd-noise SNR range in dB."),
         click.option("--no-crowd", is_flag=True, help="Add no crowd noise."),
-        click.option("--rt60", nargs=2, type=float, default=(0.3, 1.5), show_default=True, metavar="LO HI",
+        click.option("--rt60", nargs=2, type=FINITE, default=(0.3, 1.5), show_default=True, metavar="LO HI",
                      help="RT60 range (s) of synthesized club rooms (mid-frequency)."),
         click.option("--no-swap", is_flag=True, help="One example per clip instead of the triple and its swap."),
         click.option("--shard-size", type=click.IntRange(min=1), default=256, show_default=True,
@@ -104,14 +106,15 @@ def synth(count, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_s
 @click.option("--excerpts", type=click.IntRange(min=0), default=30, show_default=True,
               help="With --corpus: whole-excerpt evaluation items from val songs (one per song, two when more "
                    "are asked than there are songs).")
-@click.option("--excerpt-seconds", type=click.FloatRange(min=1.0), default=15.0, show_default=True,
+@click.option("--excerpt-seconds", type=FiniteFloat(min=1.0), default=15.0, show_default=True,
               help="With --corpus: length of each excerpt (native rate and channels).")
 @click.option("--excerpt-split", type=click.Choice(["val", "train"]), default="val", show_default=True,
               help="With --corpus: the songs excerpts come from; 'train' makes a tuning set of training songs, "
                    "so that choices are not made on the val excerpts that are reported.")
 @_venue_options
 def build(music_dir, corpus_dir, patches_per_file, train_examples, val_examples, excerpts, excerpt_seconds,
-          excerpt_split, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers, force):
+          excerpt_split, out_dir, seed, styles, irs_dir, noise_snr, no_crowd, rt60, no_swap, shard_size, workers,
+          force):
     """Build examples from a folder of real music or from a real-music corpus."""
     from ..errors import InputError
 
@@ -163,7 +166,8 @@ def _build_corpus(corpus_dir, out_dir, config, patches_per_file, train_examples,
 @click.option("--index", type=int, default=0, show_default=True, help="Example to show.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for input.wav, reference.wav, target.wav and spectrograms.png.")
-def preview(dataset_dir, index, out_dir):
+@click.option("--force", is_flag=True, help="Replace those files when --out already holds them.")
+def preview(dataset_dir, index, out_dir, force):
     """Write one example as three wav files and a spectrogram PNG."""
     from ..errors import InputError
     from .dataset import open_dataset
@@ -172,7 +176,7 @@ def preview(dataset_dir, index, out_dir):
     reader = open_dataset(dataset_dir)
     if not 0 <= index < len(reader):
         raise InputError(f"--index {index} out of range: {dataset_dir} has {len(reader)} examples")
-    for path in write_preview(reader, index, out_dir, warn=_warn):
+    for path in write_preview(reader, index, out_dir, warn=_warn, force=force):
         click.echo(path)
 
 

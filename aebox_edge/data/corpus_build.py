@@ -43,7 +43,7 @@ from ..io.atomic import atomic_write, write_json
 from ..io.audio import read, resample, write
 from ..errors import AudioError, InputError, RuntimeFailure
 from .crowd import crowd_noise, scale_to_snr
-from .dataset import (MANIFEST, MAX_DRAWS, Clip, DataConfig, ShardWriter, UnusableClip, _manifest,
+from .dataset import (MANIFEST, MAX_DRAWS, Clip, DataConfig, ShardWriter, UnusableClip, _manifest, removed_on_failure,
                       _ordered_map, _prepare_output, _quietest_window_db, _rms_db, _write_manifest)
 from .irs import club_ir, phone_ir, trim_ir, unit_energy, venue_ir
 from .phone import PhoneConfig, phone_chain
@@ -450,75 +450,76 @@ def build_corpus_dataset(out_dir: str, corpus_dir: str, config: DataConfig, opti
         if os.path.exists(os.path.join(folders[s], MANIFEST)) and not force:
             raise InputError(f"{folders[s]} already holds a dataset; choose another --out or pass --force")
     _prepare_excerpts(excerpt_dir, force, check_only=True)
-    for s in SPLITS:
-        _prepare_output(folders[s], force)
-    os.makedirs(excerpt_dir, exist_ok=True)
-    _prepare_excerpts(excerpt_dir, force, check_only=False)
+    with removed_on_failure(out_dir):  # a failed build leaves no folder it created
+        for s in SPLITS:
+            _prepare_output(folders[s], force)
+        os.makedirs(excerpt_dir, exist_ok=True)
+        _prepare_excerpts(excerpt_dir, force, check_only=False)
 
-    tasks = []
-    for s, total in (("train", options.train_examples), ("val", options.val_examples)):
-        songs = splits[s]
-        clips_total = None if total is None else -(-total // config.examples_per_clip)
-        counts = allocate_patches([float(e.get("duration_s", 0.0)) for e in songs], clips_total,
-                                  options.patches_per_song, config.source_seconds)
-        tasks += [(s, e, c) for e, c in zip(songs, counts) if c > 0]
-    excerpt_songs = _pick_excerpt_songs(splits[options.excerpt_split], options.excerpts, config, options)
-    tasks += [("excerpts", e, c) for e, c in excerpt_songs]
+        tasks = []
+        for s, total in (("train", options.train_examples), ("val", options.val_examples)):
+            songs = splits[s]
+            clips_total = None if total is None else -(-total // config.examples_per_clip)
+            counts = allocate_patches([float(e.get("duration_s", 0.0)) for e in songs], clips_total,
+                                      options.patches_per_song, config.source_seconds)
+            tasks += [(s, e, c) for e, c in zip(songs, counts) if c > 0]
+        excerpt_songs = _pick_excerpt_songs(splits[options.excerpt_split], options.excerpts, config, options)
+        tasks += [("excerpts", e, c) for e, c in excerpt_songs]
 
-    writers = {s: ShardWriter(folders[s], config, extra_arrays={"song": np.int64, "rec_gain_db": np.float32})
-               for s in SPLITS}
-    songs_used = {s: [] for s in SPLITS}
-    clip_rows = {s: [] for s in SPLITS}
-    skipped = list(left_out)
-    excerpt_items = []
-    initargs = (config, options, corpus_dir, asset_entries)
-    for (kind, entry, _), result in zip(tasks, _ordered_map(_corpus_task, tasks, workers or 1, initargs,
-                                                             initializer=_init_corpus_worker)):
-        if "skipped" in result:
-            skipped.append({"path": result["path"], "split": kind, "reason": result["skipped"]})
-            if warn is not None:
-                warn(f"skipping {result['path']} ({kind}): {result['skipped']}")
-        elif kind == "excerpts":
-            for item in result["items"]:
-                excerpt_items.append(_write_excerpt(excerpt_dir, len(excerpt_items), entry, result, item,
-                                                    options))
-        else:
-            song_index = len(songs_used[kind])
-            songs_used[kind].append({"song": entry["song"], "path": entry["path"], "package": entry.get("package"),
-                                     "licence": entry.get("licence"), "sample_rate": result["sample_rate"],
-                                     "channels": result["channels"], "clips": len(result["clips"]),
-                                     "patch_offsets_s": [c["offset_s"] for c in result["clips"]]})
-            for c in result["clips"]:
-                clip_rows[kind].append({"clip": writers[kind].clips, "song": entry["song"], "path": entry["path"],
-                                        "offset_s": c["offset_s"], **c["record"]})
-                writers[kind].add_clip([dict(e, song=song_index) for e in c["examples"]])
-        if progress is not None:
-            progress(1)
+        writers = {s: ShardWriter(folders[s], config, extra_arrays={"song": np.int64, "rec_gain_db": np.float32})
+                   for s in SPLITS}
+        songs_used = {s: [] for s in SPLITS}
+        clip_rows = {s: [] for s in SPLITS}
+        skipped = list(left_out)
+        excerpt_items = []
+        initargs = (config, options, corpus_dir, asset_entries)
+        for (kind, entry, _), result in zip(tasks, _ordered_map(_corpus_task, tasks, workers or 1, initargs,
+                                                                 initializer=_init_corpus_worker)):
+            if "skipped" in result:
+                skipped.append({"path": result["path"], "split": kind, "reason": result["skipped"]})
+                if warn is not None:
+                    warn(f"skipping {result['path']} ({kind}): {result['skipped']}")
+            elif kind == "excerpts":
+                for item in result["items"]:
+                    excerpt_items.append(_write_excerpt(excerpt_dir, len(excerpt_items), entry, result, item,
+                                                        options))
+            else:
+                song_index = len(songs_used[kind])
+                songs_used[kind].append({"song": entry["song"], "path": entry["path"], "package": entry.get("package"),
+                                         "licence": entry.get("licence"), "sample_rate": result["sample_rate"],
+                                         "channels": result["channels"], "clips": len(result["clips"]),
+                                         "patch_offsets_s": [c["offset_s"] for c in result["clips"]]})
+                for c in result["clips"]:
+                    clip_rows[kind].append({"clip": writers[kind].clips, "song": entry["song"], "path": entry["path"],
+                                            "offset_s": c["offset_s"], **c["record"]})
+                    writers[kind].add_clip([dict(e, song=song_index) for e in c["examples"]])
+            if progress is not None:
+                progress(1)
 
-    summary = {"format": "aebox-edge-corpus-build", "version": 1, "corpus": os.path.abspath(corpus_dir),
-               "seed": config.seed, "options": options.to_dict(), "clean": CLEAN_NOTE, "splits": {},
-               "excerpts": len(excerpt_items), "skipped": skipped}
-    for s in SPLITS:
-        w = writers[s]
-        w.flush()
-        extra = {"command": "build-corpus", "split": s, "clean": CLEAN_NOTE, "corpus": summary["corpus"],
-                 "corpus_options": options.to_dict(), "irs": {"kind": "corpus", **Assets(corpus_dir,
-                                                                                          entries).describe()},
-                 "sources": {"kind": "corpus", "root": summary["corpus"], "songs": songs_used[s]},
-                 "skipped": [k for k in skipped if k.get("split") == s]}
-        manifest = _manifest(config, w, extra)
-        manifest["arrays"].update(song="int64 (n,), index into sources.songs",
-                                  rec_gain_db="float32 (n,), the phone's recording gain (dB)")
-        manifest["arrays"]["rt60_s"] = "float32 (n,), synthetic club RT60, NaN for real room IRs"
-        manifest["counts"].update(songs=len(songs_used[s]))
-        _write_lines(os.path.join(folders[s], CLIPS_LOG), clip_rows[s])
-        _write_manifest(folders[s], manifest)
-        summary["splits"][s] = {"examples": w.examples, "clips": w.clips, "songs": len(songs_used[s])}
-    write_json(os.path.join(excerpt_dir, EXCERPTS_JSON), {"format": EXCERPTS_FORMAT, "version": 1,
-                                                          "items": excerpt_items})
-    write_json(os.path.join(out_dir, "build.json"), summary, sort_keys=True)
-    if not any(summary["splits"][s]["examples"] for s in SPLITS):
-        raise InputError(f"no usable music in {corpus_dir}: every song was skipped")
+        if not any(w.examples for w in writers.values()):
+            raise InputError(f"no usable music in {corpus_dir}: every song was skipped")
+        summary = {"format": "aebox-edge-corpus-build", "version": 1, "corpus": os.path.abspath(corpus_dir),
+                   "seed": config.seed, "options": options.to_dict(), "clean": CLEAN_NOTE, "splits": {},
+                   "excerpts": len(excerpt_items), "skipped": skipped}
+        for s in SPLITS:
+            w = writers[s]
+            w.flush()
+            extra = {"command": "build-corpus", "split": s, "clean": CLEAN_NOTE, "corpus": summary["corpus"],
+                     "corpus_options": options.to_dict(), "irs": {"kind": "corpus", **Assets(corpus_dir,
+                                                                                              entries).describe()},
+                     "sources": {"kind": "corpus", "root": summary["corpus"], "songs": songs_used[s]},
+                     "skipped": [k for k in skipped if k.get("split") == s]}
+            manifest = _manifest(config, w, extra)
+            manifest["arrays"].update(song="int64 (n,), index into sources.songs",
+                                      rec_gain_db="float32 (n,), the phone's recording gain (dB)")
+            manifest["arrays"]["rt60_s"] = "float32 (n,), synthetic club RT60, NaN for real room IRs"
+            manifest["counts"].update(songs=len(songs_used[s]))
+            _write_lines(os.path.join(folders[s], CLIPS_LOG), clip_rows[s])
+            _write_manifest(folders[s], manifest)
+            summary["splits"][s] = {"examples": w.examples, "clips": w.clips, "songs": len(songs_used[s])}
+        write_json(os.path.join(excerpt_dir, EXCERPTS_JSON), {"format": EXCERPTS_FORMAT, "version": 1,
+                                                              "items": excerpt_items})
+        write_json(os.path.join(out_dir, "build.json"), summary, sort_keys=True)
     return summary
 
 

@@ -21,10 +21,12 @@ fixed zip timestamps and ``manifest.json`` holds no times, so the same seed and 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
+import shutil
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -338,15 +340,59 @@ class ShardWriter:
         self.buffer = []
 
 
+def _dataset_files(out_dir: str) -> list[str]:
+    """The names of a dataset's files in ``out_dir`` (manifest first, then the shards)."""
+    return sorted(n for n in os.listdir(out_dir) if n == MANIFEST or (n.startswith("shard-") and n.endswith(".npz")))
+
+
 def _prepare_output(out_dir: str, force: bool) -> None:
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"{out_dir} exists and is not a directory")
     os.makedirs(out_dir, exist_ok=True)
-    old = sorted(n for n in os.listdir(out_dir) if n == MANIFEST or (n.startswith("shard-") and n.endswith(".npz")))
+    old = _dataset_files(out_dir)
     if old and not force:
         raise InputError(f"{out_dir} already holds a dataset; choose another --out or pass --force to replace it")
     for name in old:  # manifest.json sorts first: a half-deleted dataset never looks complete
         os.remove(os.path.join(out_dir, name))
+
+
+def _first_missing(path: str) -> str | None:
+    """The topmost folder of ``path`` that does not exist yet (``None`` when ``path`` exists)."""
+    top, path = None, os.path.abspath(path)
+    while not os.path.exists(path):
+        top, path = path, os.path.dirname(path)
+    return top
+
+
+@contextlib.contextmanager
+def removed_on_failure(out_dir: str):
+    """Run the block that creates ``out_dir`` and writes into it; when it raises (every file skipped, an error,
+    Ctrl-C), remove the folders this run created (the topmost new one, with everything in it)."""
+    top = _first_missing(out_dir)
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def dataset_output(out_dir: str, force: bool):
+    """Prepare ``out_dir`` for a dataset (refused without ``force`` when it holds one, else the old one removed) and
+    run the block that writes it; when the block raises, remove what this run wrote: the folders it created, or,
+    in a folder that existed, the dataset files (all of them are this run's)."""
+    top = _first_missing(out_dir)
+    _prepare_output(out_dir, force)
+    try:
+        yield
+    except BaseException:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
+            for name in _dataset_files(out_dir):
+                os.remove(os.path.join(out_dir, name))
+        raise
 
 
 def _manifest(config: DataConfig, writer: ShardWriter, extra: dict) -> dict:
@@ -394,18 +440,18 @@ def synth_dataset(out_dir: str, count: int, config: DataConfig, workers: int | N
     if count < 1:
         raise InputError(f"--count must be >= 1, got {count}")
     bank = _load_bank(config, warn)
-    _prepare_output(out_dir, force)
-    per_clip = config.examples_per_clip
-    tasks = [(i, min(per_clip, count - i * per_clip)) for i in range(-(-count // per_clip))]
-    writer = ShardWriter(out_dir, config)
-    for result in _ordered_map(_synth_task, tasks, workers or os.cpu_count() or 1, (config, bank)):
-        writer.add_clip(result["examples"])
-        if progress is not None:
-            progress(len(result["examples"]))
-    writer.flush()
-    manifest = _manifest(config, writer, {"command": "synth", "count": count, "sources": {"kind": "synth"},
-                                          "irs": _irs_entry(bank), "skipped": []})
-    _write_manifest(out_dir, manifest)
+    with dataset_output(out_dir, force):
+        per_clip = config.examples_per_clip
+        tasks = [(i, min(per_clip, count - i * per_clip)) for i in range(-(-count // per_clip))]
+        writer = ShardWriter(out_dir, config)
+        for result in _ordered_map(_synth_task, tasks, workers or os.cpu_count() or 1, (config, bank)):
+            writer.add_clip(result["examples"])
+            if progress is not None:
+                progress(len(result["examples"]))
+        writer.flush()
+        manifest = _manifest(config, writer, {"command": "synth", "count": count, "sources": {"kind": "synth"},
+                                              "irs": _irs_entry(bank), "skipped": []})
+        _write_manifest(out_dir, manifest)
     return manifest
 
 
@@ -421,30 +467,30 @@ def build_dataset(out_dir: str, music_dir: str, config: DataConfig, patches_per_
     if not files:
         raise InputError(f"no audio files under {music_dir} (looked for {', '.join(AUDIO_EXTENSIONS)})")
     bank = _load_bank(config, warn)
-    _prepare_output(out_dir, force)
-    writer = ShardWriter(out_dir, config)
-    used, skipped = [], []
-    initargs = (config, bank, music_dir, patches_per_file)
-    for result in _ordered_map(_build_task, list(enumerate(files)), workers or os.cpu_count() or 1, initargs):
-        if "skipped" in result:
-            skipped.append({"path": result["path"], "reason": result["skipped"]})
-            if warn is not None:
-                warn(f"skipping {result['path']}: {result['skipped']}")
-        else:
-            for examples in result.pop("clips"):
-                writer.add_clip(examples)
-            used.append(result)
-        if progress is not None:
-            progress(1)
-    writer.flush()
-    if not used:
-        raise InputError(f"no usable audio under {music_dir}: all {len(files)} file(s) were skipped")
-    sources = {"kind": "folder", "root": music_dir, "files_found": len(files), "files_used": len(used),
-               "files_skipped": len(skipped), "files": used}
-    manifest = _manifest(config, writer, {"command": "build", "patches_per_file": patches_per_file,
-                                          "sources": sources, "irs": _irs_entry(bank), "skipped": skipped})
-    manifest["counts"].update(files_found=len(files), files_used=len(used), files_skipped=len(skipped))
-    _write_manifest(out_dir, manifest)
+    with dataset_output(out_dir, force):
+        writer = ShardWriter(out_dir, config)
+        used, skipped = [], []
+        initargs = (config, bank, music_dir, patches_per_file)
+        for result in _ordered_map(_build_task, list(enumerate(files)), workers or os.cpu_count() or 1, initargs):
+            if "skipped" in result:
+                skipped.append({"path": result["path"], "reason": result["skipped"]})
+                if warn is not None:
+                    warn(f"skipping {result['path']}: {result['skipped']}")
+            else:
+                for examples in result.pop("clips"):
+                    writer.add_clip(examples)
+                used.append(result)
+            if progress is not None:
+                progress(1)
+        writer.flush()
+        if not used:
+            raise InputError(f"no usable audio under {music_dir}: all {len(files)} file(s) were skipped")
+        sources = {"kind": "folder", "root": music_dir, "files_found": len(files), "files_used": len(used),
+                   "files_skipped": len(skipped), "files": used}
+        manifest = _manifest(config, writer, {"command": "build", "patches_per_file": patches_per_file,
+                                              "sources": sources, "irs": _irs_entry(bank), "skipped": skipped})
+        manifest["counts"].update(files_found=len(files), files_used=len(used), files_skipped=len(skipped))
+        _write_manifest(out_dir, manifest)
     return manifest
 
 

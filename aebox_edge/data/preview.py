@@ -8,7 +8,7 @@ import os
 import numpy as np
 from scipy import signal
 
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, check_outputs
 from ..io.audio import write
 from .dataset import AUDIO_ARRAYS, DatasetReader
 
@@ -19,17 +19,28 @@ def spectrogram_db(x: np.ndarray, sample_rate: int, n_fft: int = 1024, hop: int 
     return f, t, 20.0 * np.log10(np.maximum(np.abs(z), 1e-7))
 
 
-def write_preview(reader: DatasetReader, index: int, out_dir: str, warn=None) -> list[str]:
+PNG_NAME = "spectrograms.png"
+
+
+def preview_paths(out_dir: str) -> dict[str, str]:
+    """What ``write_preview`` writes in ``out_dir``: name -> path (the three wav files and the PNG)."""
+    return {**{name: os.path.join(out_dir, f"{name}.wav") for name in AUDIO_ARRAYS},
+            "png": os.path.join(out_dir, PNG_NAME)}
+
+
+def write_preview(reader: DatasetReader, index: int, out_dir: str, warn=None, force: bool = False) -> list[str]:
     """Write ``input.wav``, ``reference.wav``, ``target.wav`` and ``spectrograms.png`` for example ``index``;
-    returns the paths written. Without matplotlib the PNG is skipped with a warning."""
+    returns the paths written. Without matplotlib the PNG is skipped with a warning. Files already in ``out_dir``
+    are replaced only with ``force``: otherwise ``PathError`` before anything is written (``atomic.check_outputs``)."""
     example = reader[index]
     sr = int(reader.manifest["sample_rate"])
     os.makedirs(out_dir, exist_ok=True)
+    targets = preview_paths(out_dir)
+    check_outputs(targets, force=force)
     paths = []
     for name in AUDIO_ARRAYS:
-        path = os.path.join(out_dir, f"{name}.wav")
-        write(path, example[name], sr, subtype="FLOAT", overwrite=True)
-        paths.append(path)
+        write(targets[name], example[name], sr, subtype="FLOAT", overwrite=force)
+        paths.append(targets[name])
     try:
         import matplotlib
 
@@ -53,7 +64,7 @@ def write_preview(reader: DatasetReader, index: int, out_dir: str, warn=None) ->
     snr = float(example["snr_db"])
     fig.suptitle(f"example {index}: clip {int(example['clip'])}{swapped}, style {example['style']}, "
                  f"crowd SNR {'off' if np.isnan(snr) else f'{snr:.1f} dB'}")
-    path = os.path.join(out_dir, "spectrograms.png")
+    path = targets["png"]
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from aebox_edge.io import audio
+from aebox_edge.io import atomic, audio
 from aebox_edge.evaluation.baseline import loudness_match, match_reference
 from aebox_edge.defaults import EXCERPTS_FORMAT
 from aebox_edge.errors import InputError
@@ -102,14 +102,10 @@ def check_model(path: str | None, option: str) -> str | None:
     return path
 
 
-def check_outputs(json_out: str | None, figures: str | None) -> None:
-    """Refuse a ``--json`` file in a missing directory and ``--figures`` without matplotlib or on a file."""
-    if json_out is not None:
-        directory = os.path.dirname(os.path.abspath(json_out))
-        if not os.path.isdir(directory):
-            raise InputError(f"{json_out}: directory does not exist: {directory}")
-        if os.path.isdir(json_out):
-            raise InputError(f"{json_out}: is a directory (--json takes a file)")
+def check_outputs(json_out: str | None, figures: str | None, inputs: dict | None = None) -> None:
+    """Refuse a ``--json`` file that ``atomic.check_outputs`` refuses (an existing one is replaced; ``inputs``:
+    label -> path this command reads) and ``--figures`` without matplotlib or on a file."""
+    atomic.check_outputs({"--json": json_out}, inputs=inputs, force=True)
     if figures is not None:
         if os.path.exists(figures) and not os.path.isdir(figures):
             raise InputError(f"{figures}: exists and is not a directory (--figures)")

@@ -1,9 +1,12 @@
 """Audio file I/O: reading (whole or block by block), resampling, and atomic writing.
 
-Everything soundfile (libsndfile) reads is accepted. Unusable inputs raise ``AudioError(path, reason)``; audio comes
-back shaped (frames, channels). Writes go to a hidden temporary file in the target directory that is renamed over the
-target only once it is complete, so a failed or interrupted write leaves nothing behind and an input is never
-overwritten.
+Everything soundfile (libsndfile) reads is accepted, at sample rates from ``MIN_SAMPLE_RATE`` to
+``MAX_SAMPLE_RATE``. Unusable inputs raise ``AudioError(path, reason)`` with the reason (what libsndfile's decoders
+print on the terminal is captured and used for it); audio comes back shaped (frames, channels). Writes go to a
+hidden temporary file in the target directory that is renamed over the target only once it is complete, so a failed
+or interrupted write leaves nothing behind and an input is never overwritten; the output's format is tried (a
+header-only file in the target directory) before any work, so a rate or channel count the format cannot hold, or a
+directory that refuses files, is reported first.
 """
 
 from __future__ import annotations
@@ -17,10 +20,21 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError, InputError, RuntimeFailure, check_audio_shape, check_positive_int
-from .atomic import atomic_path
+from .atomic import WRITE_ERRNOS, atomic_path, check_output, temporary_file, write_failure
+from .native import native_stderr
 
-# Extensions soundfile does not map to a format by itself.
-_EXTENSION_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "OGA": "OGG"}
+# Accepted sample rates. 768 kHz is the highest rate converters and formats in use offer (16 x 48 kHz); below
+# 1 kHz there is no music to enhance (the analysis band table starts at 25 Hz and the EQ's lowest shelf needs
+# a Nyquist frequency well above it). A header outside this range is far more likely corrupt than real, and the
+# bound keeps the resampler's filter (its length grows with the rate ratio) and the block sizes in memory.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 768_000
+# Extensions soundfile does not map to a format by itself: extension -> (format, subtype or None for the default).
+EXTENSION_FORMATS = {"AIF": ("AIFF", None), "AIFC": ("AIFF", None), "OGA": ("OGG", None), "OPUS": ("OGG", "OPUS")}
+# Limits of the encoders that libsndfile does not check when a file is opened for writing, or reports only as
+# "Format not recognised": (format, subtype or None for all) -> (highest sample rate or None, most channels).
+# libsndfile 1.2.2's Vorbis encoder crashes the process above 192 kHz (tested at 256 kHz) and at 256 channels.
+WRITE_LIMITS = {("OGG", "VORBIS"): (192_000, 255), ("MP3", None): (48_000, 2), ("FLAC", None): (None, 8)}
 # Subtypes that store floats as they are; every other subtype clips, so float data is clipped to [-1, 1] first.
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
 
@@ -52,14 +66,28 @@ def _open(path) -> sf.SoundFile:
     if not os.access(path, os.R_OK):
         raise AudioError(path, "permission denied")
     try:
-        f = sf.SoundFile(path)
+        with native_stderr() as notes:  # e.g. the MP3 decoder's "Note: Illegal Audio-MPEG-Header ..."
+            f = sf.SoundFile(path)
     except (sf.SoundFileError, RuntimeError) as exc:
-        detail = getattr(exc, "error_string", "") or str(exc)
-        raise AudioError(path, f"not an audio file or an unknown format ({detail.strip().rstrip('.')})") from None
+        raise AudioError(path, f"not an audio file or an unknown format ({_open_failure(exc, notes)})") from None
     if f.frames <= 0:
         f.close()
         raise AudioError(path, "contains no audio frames")
+    if not MIN_SAMPLE_RATE <= f.samplerate <= MAX_SAMPLE_RATE:
+        f.close()
+        raise AudioError(path, f"sample rate {f.samplerate} Hz is outside the supported {MIN_SAMPLE_RATE} Hz .. "
+                               f"{MAX_SAMPLE_RATE} Hz (a corrupt header?)")
     return f
+
+
+def _open_failure(exc: Exception, notes: list[str]) -> str:
+    """Why libsndfile could not open an existing regular file: its decoder's own notes when it printed any (its
+    error string then is often the misleading "File does not exist or is not a regular file"), else the error."""
+    notes = [line.removeprefix("Note:").strip() for line in notes if line.strip()]
+    if notes:
+        return "; ".join(dict.fromkeys(note.rstrip(".") for note in notes[:2]))
+    detail = getattr(exc, "error_string", "") or str(exc)
+    return detail.strip().rstrip(".")
 
 
 def _info_of(path, f: sf.SoundFile) -> AudioInfo:
@@ -162,16 +190,21 @@ def iter_blocks(path, block_frames: int, overlap: int = 0) -> Iterator[np.ndarra
     return blocks()
 
 
-def _format_from_extension(path: str) -> str | None:
+def format_from_extension(path: str) -> tuple[str | None, str | None]:
+    """``(format, subtype)`` the file name's extension names (``EXTENSION_FORMATS``, else a soundfile format name
+    such as ``.wav`` or ``.flac``); ``(None, None)`` for an unknown extension, subtype ``None`` for the default."""
     ext = os.path.splitext(path)[1][1:].upper()
-    ext = _EXTENSION_ALIASES.get(ext, ext)
-    return ext if ext in sf.available_formats() else None
+    format, subtype = EXTENSION_FORMATS.get(ext, (ext, None))
+    return (format, subtype) if format in sf.available_formats() else (None, None)
 
 
 def _resolve_format(path: str, like: AudioInfo | None, format: str | None, subtype: str | None) -> tuple[str, str]:
     """Format: the explicit one, else the target's extension, else that of ``like``. Subtype: the explicit one, else
-    that of ``like`` when the format supports it, else the format's default."""
-    format = (format or _format_from_extension(path) or (like.format if like else None) or "").upper()
+    the extension's (``.opus``), else that of ``like`` when the format supports it, else the format's default."""
+    ext_format, ext_subtype = format_from_extension(path)
+    if format is None and ext_format is not None:
+        subtype = subtype or ext_subtype
+    format = (format or ext_format or (like.format if like else None) or "").upper()
     if not format:
         raise AudioError(path, "cannot tell the audio format from the file name; use a known extension such as .wav")
     if format not in sf.available_formats():
@@ -187,33 +220,69 @@ def _resolve_format(path: str, like: AudioInfo | None, format: str | None, subty
     return format, subtype
 
 
+def check_writable_format(path: str, format: str, subtype: str, sample_rate: int, channels: int) -> None:
+    """Raise ``AudioError`` unless libsndfile can write ``format``/``subtype`` at ``sample_rate`` with ``channels``
+    in the directory of ``path``: ``WRITE_LIMITS`` first, then a header-only file opened and removed there."""
+    for (limit_format, limit_subtype), (max_rate, max_channels) in WRITE_LIMITS.items():
+        if format == limit_format and limit_subtype in (None, subtype):
+            if max_rate is not None and sample_rate > max_rate:
+                raise AudioError(path, f"{format} {subtype} holds sample rates up to {max_rate} Hz, not "
+                                       f"{sample_rate} Hz; choose another format (e.g. .wav or .flac)")
+            if channels > max_channels:
+                raise AudioError(path, f"{format} {subtype} holds at most {max_channels} channel(s), not {channels};"
+                                       f" choose another format (e.g. .wav)")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        tmp = temporary_file(directory)
+    except OSError as exc:
+        raise AudioError(path, f"cannot create files in {directory}: {exc.strerror or exc}") from None
+    try:
+        with native_stderr():
+            sf.SoundFile(tmp, "w", samplerate=sample_rate, channels=channels, format=format, subtype=subtype).close()
+    except (sf.SoundFileError, RuntimeError) as exc:
+        detail = (getattr(exc, "error_string", "") or str(exc)).replace(f"Error opening {tmp!r}: ", "")
+        detail = detail.removeprefix("Error : ")
+        raise AudioError(path, f"cannot be written as {format} {subtype} at {sample_rate} Hz with {channels} "
+                               f"channel(s) ({detail.strip().rstrip('.')})") from None
+    finally:
+        os.remove(tmp)
+
+
+def _write_failure(path: str, exc: Exception) -> AudioError:
+    """The project's error for a failed libsndfile write or close of ``path``; libsndfile reports a full disk only
+    as "System error", so the free space of the target's file system is looked at."""
+    if isinstance(exc, OSError):
+        return write_failure(path, exc, AudioError)
+    detail = (getattr(exc, "error_string", "") or str(exc)).strip().rstrip(".")
+    try:
+        full = os.statvfs(os.path.dirname(os.path.abspath(path))).f_bavail == 0
+    except OSError:
+        full = False
+    return AudioError(path, "cannot write: " + ("No space left on device" if full else detail))
+
+
 class AtomicAudioWriter:
     """Writes an audio file block by block, atomically: blocks go to a hidden temporary file in the target directory
     that replaces the target on a clean exit from the ``with`` block and is deleted on an exception.
 
     ``like`` (a path or ``AudioInfo``) supplies the format and subtype unless ``format``/``subtype`` are given or the
-    target's extension names a format. Refuses (``AudioError``) a missing target directory, an existing target unless
-    ``overwrite``, and a target that is the same file as ``like``. Float blocks are clipped to [-1, 1] unless the
-    subtype is FLOAT or DOUBLE; blocks with NaN/Inf samples raise ``RuntimeFailure``."""
+    target's extension names a format. Refuses (``AudioError``) what ``atomic.check_output`` refuses (a target that
+    is the same file as ``like``, an existing target unless ``overwrite``, a missing or unwritable directory, a
+    non-regular file) and a format that cannot hold ``sample_rate`` or ``channels`` (``check_writable_format``), all
+    at construction. Float blocks are clipped to [-1, 1] unless the subtype is FLOAT or DOUBLE; blocks with NaN/Inf
+    samples raise ``RuntimeFailure``; a write the environment refuses (full disk, ...) raises ``AudioError``."""
 
     def __init__(self, path, sample_rate: int, channels: int, *, like=None, format: str | None = None,
                  subtype: str | None = None, overwrite: bool = False):
         self.path = os.fspath(path)
         self.sample_rate = check_positive_int("sample_rate", sample_rate)
         self.channels = check_positive_int("channels", channels)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            raise AudioError(self.path, f"output directory does not exist: {directory}")
-        if os.path.isdir(self.path):
-            raise AudioError(self.path, "is a directory")
         if isinstance(like, (str, os.PathLike)):
             like = info(like)
-        if like is not None and os.path.exists(self.path) and os.path.exists(like.path) and os.path.samefile(
-                self.path, like.path):
-            raise AudioError(self.path, "is the input file; refusing to overwrite an input")
-        if os.path.exists(self.path) and not overwrite:
-            raise AudioError(self.path, "already exists; refusing to overwrite it")
+        check_output(self.path, inputs={"input": like.path if like is not None else None}, force=overwrite,
+                     error=AudioError)
         self.format, self.subtype = _resolve_format(self.path, like, format, subtype)
+        check_writable_format(self.path, self.format, self.subtype, self.sample_rate, self.channels)
         self.overwrite = overwrite
         self.frames_written = 0
         self._target = None
@@ -244,7 +313,14 @@ class AtomicAudioWriter:
                 raise RuntimeFailure(f"{self.path}: refusing to write NaN or Inf samples")
             if self.subtype not in _FLOAT_SUBTYPES:
                 block = np.clip(block, -1.0, 1.0)
-        self._file.write(block)
+        try:
+            self._file.write(block)
+        except (sf.SoundFileError, RuntimeError) as exc:
+            raise _write_failure(self.path, exc) from None
+        except OSError as exc:
+            if exc.errno in WRITE_ERRNOS:
+                raise _write_failure(self.path, exc) from None
+            raise
         self.frames_written += len(block)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -254,13 +330,17 @@ class AtomicAudioWriter:
         close_error = None
         try:
             file.close()
+        except (sf.SoundFileError, RuntimeError) as error:  # libsndfile writes the header on close
+            close_error = _write_failure(self.path, error)
         except BaseException as error:
             close_error = error
         exc = exc if exc is not None else close_error
         try:
             self._target.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
-        except InputError:  # the target appeared while writing and overwrite is off
-            raise AudioError(self.path, "already exists; refusing to overwrite it") from None
+        except InputError as error:
+            if exc is None and not isinstance(error, AudioError):  # the target appeared meanwhile, overwrite off
+                raise AudioError(self.path, "already exists; refusing to overwrite it") from None
+            raise
         if exc is close_error is not None:
             raise close_error
 

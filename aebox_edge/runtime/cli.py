@@ -9,6 +9,8 @@ import warnings
 
 import click
 
+from ..options import FINITE, FiniteFloat
+
 from ..defaults import (BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, BLOCKSIZE, DEFAULT_MODEL, HOP_S, LATENCY_S,
                         MODEL_ENV, SMOOTHING_S, THREADS)
 
@@ -44,9 +46,9 @@ def _echo_stats(stats: dict) -> None:
               help=f"Exported .tflite with its metadata JSON beside it [default: ${MODEL_ENV}, else the shipped "
                    f"models/{DEFAULT_MODEL}].")
 @click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True, help="Interpreter threads.")
-@click.option("--hop", type=float, default=HOP_S, show_default=True,
+@click.option("--hop", type=FINITE, default=HOP_S, show_default=True,
               help="Seconds between analysis windows (0 < hop <= 2.5).")
-@click.option("--smoothing", type=click.FloatRange(min=0), default=SMOOTHING_S, show_default=True,
+@click.option("--smoothing", type=FiniteFloat(min=0), default=SMOOTHING_S, show_default=True,
               help="Parameter smoothing in seconds (Gaussian sigma for files, time constant live); 0 = none.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output / --params-out file (never the input).")
 @click.option("--params-out", type=click.Path(dir_okay=False), help="Write the parameter track as JSON.")
@@ -58,7 +60,7 @@ def _echo_stats(stats: dict) -> None:
 @click.option("--blocksize", type=click.IntRange(min=1), default=BLOCKSIZE, show_default=True,
               help="Live / simulated audio block in frames.")
 @click.option("--samplerate", type=click.IntRange(min=1), help="Live sample rate [default: the input device's].")
-@click.option("--latency", type=click.FloatRange(min=0, min_open=True), default=LATENCY_S, show_default=True,
+@click.option("--latency", type=FiniteFloat(min=0, min_open=True), default=LATENCY_S, show_default=True,
               help="Live output buffering in seconds (absorbs the model's invoke).")
 def run(input_path, reference, output, model, threads, hop, smoothing, force, params_out, live, simulate, realtime,
         input_device, output_device, blocksize, samplerate, latency):
@@ -134,17 +136,20 @@ def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, pa
 @click.option("--num-runs", type=click.IntRange(min=1), default=BENCH_RUNS, show_default=True)
 @click.option("--warmup-runs", type=click.IntRange(min=0), default=BENCH_WARMUP_RUNS, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True)
-@click.option("--target-ms", type=click.FloatRange(min=0, min_open=True), default=BENCH_TARGET_MS, show_default=True,
+@click.option("--target-ms", type=FiniteFloat(min=0, min_open=True), default=BENCH_TARGET_MS, show_default=True,
               help="PASS when the end-to-end p95 is at most this.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the report as JSON.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Also write the report as JSON (replaced if it exists; its folder must exist).")
 @click.option("--compare-keras", type=click.Path(dir_okay=False),
               help="Time this Keras model's model.predict in the same run (imports TensorFlow).")
 @click.option("--compare-pedalboard", is_flag=True, help="Time pedalboard's EQ + compressor in the same run.")
 @click.pass_context
 def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard):
     """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL."""
+    from ..io.atomic import check_outputs, write_json
+
+    check_outputs({"--json": json_out}, inputs={"--model": model, "--compare-keras": compare_keras}, force=True)
     with _warnings_as_messages():
-        from ..io.atomic import write_json
         from .bench import format_bench_report, run_bench
 
         result = run_bench(model, num_runs=num_runs, warmup_runs=warmup_runs, threads=threads, target_ms=target_ms,

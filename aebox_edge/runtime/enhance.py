@@ -13,7 +13,6 @@ never overwritten and an existing output (or ``--params-out`` file) needs ``forc
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
@@ -22,27 +21,12 @@ import numpy as np
 from ddsp_kernels.loudness import LoudnessMeter
 
 from ..io import audio
-from ..errors import InputError
 from ..defaults import HOP_S, SMOOTHING_S
-from ..io.atomic import write_json
+from ..io.atomic import check_outputs, write_json
 from .enhancer import Enhancer
 from .level import level_matched, metered
 from .render import BLOCK_S, render
 from .track import check_hop, sliding_windows
-
-
-def _same_file(a: str, b: str) -> bool:
-    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
-
-
-def _check_params_out(path: str, inputs: tuple[str, ...], force: bool) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"{path}: directory does not exist: {directory}")
-    if any(_same_file(path, p) for p in inputs):
-        raise InputError(f"{path}: is an input file; refusing to overwrite it")
-    if os.path.exists(path) and not force:
-        raise InputError(f"{path}: already exists; refusing to overwrite it (use --force)")
 
 
 def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, output_path: str, *,
@@ -55,11 +39,9 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
     info = audio.info(input_path)
     ref_info = audio.info(reference_path)
-    if _same_file(output_path, reference_path):
-        raise InputError(f"{output_path}: is the reference file; refusing to overwrite it")
+    check_outputs({"-o": output_path, "--params-out": params_out},
+                  inputs={"input": input_path, "reference": reference_path}, force=force)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
-    if params_out is not None:
-        _check_params_out(params_out, (input_path, reference_path, output_path), force)
 
     def reference_blocks(n):
         return audio.iter_blocks(reference_path, n)

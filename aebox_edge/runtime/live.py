@@ -29,6 +29,7 @@ from ddsp_kernels import PARAM_SPEC, StreamingChain
 from ddsp_kernels.match import BandLevels
 
 from ..io import audio
+from ..io.atomic import check_outputs
 from ..errors import InputError, RuntimeFailure, check_positive_int
 from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
 from ..frontend import fit_window, log_mel
@@ -229,9 +230,12 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
     (atomically; as played live, delayed by the limiter's look-ahead, with as many frames as the input).
     ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts missed
-    deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time."""
+    deadlines; otherwise blocks run back to back and the analysis runs every ``hop_s`` of simulated time.
+    Raises ``PathError`` / ``AudioError`` before any work for an output ``atomic.check_outputs`` or the writer
+    refuses (the input, the reference, an existing file without ``force``, a format that cannot hold the audio)."""
     check_positive_int("blocksize", blocksize)
     info = audio.info(input_path)
+    check_outputs({"-o": output_path}, inputs={"input": input_path, "reference": reference_path}, force=force)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
     reference = _reference(enhancer, reference_path)
     engine = LiveEngine(enhancer, reference, info.sample_rate, info.channels, hop_s=hop_s, smoothing_s=smoothing_s)

@@ -30,6 +30,11 @@ def metadata_path(model_path: str | os.PathLike) -> str:
     return os.path.splitext(os.fspath(model_path))[0] + ".json"
 
 
+def report_path(model_path: str | os.PathLike) -> str:
+    """``<stem>.report.json`` beside ``model_path`` (the export's report)."""
+    return os.path.splitext(os.fspath(model_path))[0] + ".report.json"
+
+
 def param_spec_dict() -> list[dict[str, Any]]:
     return [{"name": p.name, "unit": p.unit, "minimum": p.minimum, "maximum": p.maximum, "scale": p.scale}
             for p in PARAM_SPEC.params]
@@ -78,6 +83,41 @@ def write_metadata(model_path: str | os.PathLike, meta: dict[str, Any]) -> str:
     return path
 
 
+# The fields the runtime reads, and their JSON types ("match" only for correction models).
+REQUIRED_FIELDS = {"schema_version": int, "sha256": str, "quantization": str, "param_spec": list, "front_end": dict,
+                   "inputs": list, "output": str}
+OPTIONAL_FIELDS = {"output_kind": str, "match": dict, "signature_key": str, "analysis_rate": int,
+                   "analysis_window_samples": int}
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+
+
+def _json_type(value) -> str:
+    for kind, name in ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "a string"),
+                       (int, "an integer"), (float, "a number")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def check_schema(path: str, meta) -> None:
+    """Raise ``ModelMetadataError`` naming ``path`` unless ``meta`` is a JSON object with every field of
+    ``REQUIRED_FIELDS`` (and those of ``OPTIONAL_FIELDS`` it has) of the right type, ``inputs`` a non-empty list of
+    strings; says what is missing or wrong."""
+    if not isinstance(meta, dict):
+        raise ModelMetadataError(f"{path}: model metadata must be a JSON object, got {_json_type(meta)}; re-export "
+                                 f"the model with aebox-edge export")
+    missing = [name for name in REQUIRED_FIELDS if name not in meta]
+    wrong = [f"{name} is {_json_type(meta[name])}, expected {_JSON_TYPES[kind]}"
+             for name, kind in {**REQUIRED_FIELDS, **OPTIONAL_FIELDS}.items()
+             if name in meta and (not isinstance(meta[name], kind) or isinstance(meta[name], bool))]
+    if isinstance(meta.get("inputs"), list) and (not meta["inputs"]
+                                                 or not all(isinstance(n, str) for n in meta["inputs"])):
+        wrong.append("inputs must be a non-empty list of tensor names")
+    if missing or wrong:
+        raise ModelMetadataError(f"{path}: malformed model metadata: "
+                                 + "; ".join(([f"missing {', '.join(missing)}"] if missing else []) + wrong))
+
+
 def load_metadata(model_path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate the metadata of ``model_path``; raises ModelMetadataError with the reason."""
     model_path = os.fspath(model_path)
@@ -89,6 +129,7 @@ def load_metadata(model_path: str | os.PathLike) -> dict[str, Any]:
             meta = json.load(fh)
     except (OSError, ValueError) as exc:
         raise ModelMetadataError(f"{path}: unreadable metadata ({exc})") from exc
+    check_schema(path, meta)  # the shape first: what follows indexes into it
     problems = []
     if meta.get("schema_version") != SCHEMA_VERSION:
         problems.append(f"schema_version {meta.get('schema_version')!r}, this code reads {SCHEMA_VERSION}")

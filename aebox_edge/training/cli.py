@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..options import FINITE, FiniteFloat
 from .config import GRAD_METHODS, MODEL_CONFIGS, OPTIMIZERS, STRATEGIES, TrainConfig
 
 _DEFAULT = TrainConfig()
@@ -32,7 +33,7 @@ def _default(name: str) -> str:
 @click.option("--epochs", type=click.IntRange(min=1),
               help=f"Total epochs (on --resume: may be raised to continue). [default: {_DEFAULT.epochs}]")
 @click.option("--batch-size", type=click.IntRange(min=1), help=_default("batch_size"))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=f"Learning rate. {_default('lr')}")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), help=f"Learning rate. {_default('lr')}")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=_default("optimizer"))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Run directory: config, checkpoints, logs, model.keras.")
@@ -40,13 +41,13 @@ def _default(name: str) -> str:
 @click.option("--strategy", type=click.Choice(STRATEGIES),
               help=f"tf.distribute strategy (multiworker reads TF_CONFIG). {_default('strategy')}")
 @click.option("--seed", type=int, help=_default("seed"))
-@click.option("--spsa-epsilon", type=float, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
-@click.option("--l1-weight", type=float, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
-@click.option("--loudness-weight", type=float,
+@click.option("--spsa-epsilon", type=FINITE, help=f"SPSA perturbation (normalized units). {_default('spsa_epsilon')}")
+@click.option("--l1-weight", type=FINITE, help=f"Weight of the time-domain L1 loss. {_default('l1_weight')}")
+@click.option("--loudness-weight", type=FINITE,
               help=f"Weight of the clip RMS term |20 ln rms(out) - 20 ln rms(target)|. {_default('loudness_weight')}")
 @click.option("--init-from", type=click.Path(exists=True, resolve_path=True),
               help="Start a new run from the weights of this analyser (.keras or run directory): fine-tuning.")
-@click.option("--val-fraction", type=float, help=f"Fraction of clips held out for validation. "
+@click.option("--val-fraction", type=FINITE, help=f"Fraction of clips held out for validation. "
                                                  f"{_default('val_fraction')}")
 @click.option("--val-data", type=click.Path(exists=True, file_okay=False, resolve_path=True),
               help="Validate on this dataset folder (e.g. the val/ of a corpus build) instead of a --val-fraction.")
@@ -102,13 +103,22 @@ def evaluate(model_path, data, excerpts, model_float, ceiling, ceiling_evals, li
         if not os.path.exists(path):
             raise InputError(f"{path}: does not exist ({option})")
     from aebox_edge.data.dataset import open_dataset
+    from aebox_edge.evaluation.realmusic import check_model, check_outputs
     from aebox_edge.io.atomic import write_json
 
+    from .saved import saved_model_file
+
+    # every path is checked before TensorFlow is imported (seconds, and its log lines)
+    if model_path.endswith(".tflite"):
+        check_model(model_path, "--model")
+    else:
+        saved_model_file(model_path)
+    check_outputs(json_out, figures, inputs={"--model": model_path})
+    total = len(open_dataset(data))
     _quiet_tensorflow()
     from .evaluate import evaluate_model, load_predictor
 
     loaded = load_predictor(model_path)
-    total = len(open_dataset(data))
     with click.progressbar(length=total, label="evaluating", file=sys.stderr) as bar:
         result = evaluate_model(model_path, data, batch_size=batch_size, figures=figures,
                                 figure_count=figure_count, progress=bar.update, loaded=loaded)
@@ -128,7 +138,7 @@ def _evaluate_excerpts(model_path, excerpts, model_float, ceiling, ceiling_evals
     realmusic.check_excerpts(excerpts, limit)
     realmusic.check_model(model_path, "--model")
     realmusic.check_model(model_float, "--model-float")
-    realmusic.check_outputs(json_out, figures)
+    realmusic.check_outputs(json_out, figures, inputs={"--model": model_path, "--model-float": model_float})
     result = realmusic.evaluate_excerpts(excerpts, model_path, model_float, ceiling=ceiling,
                                          ceiling_evals=ceiling_evals, limit=limit, figures=figures,
                                          figure_count=figure_count, echo=lambda line: click.echo(line, err=True))

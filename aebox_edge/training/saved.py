@@ -12,11 +12,9 @@ from aebox_edge.frontend import FRONT_ENDS, MATCH_FEATURES, FrontEndConfig
 from .config import CONFIG_FILE, MODEL_FILE
 
 
-def load_saved_analyser(path: str):
-    """``(keras model, path of the .keras file, run record)`` for a run directory or a ``.keras`` file; the run
-    record is the ``config.json`` beside the model, or ``{}`` when there is none."""
-    import keras
-
+def saved_model_file(path: str) -> str:
+    """The ``.keras`` file of a run directory or a ``.keras`` path, checked without importing TensorFlow; raises
+    ``InputError`` naming the path when there is none."""
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, MODEL_FILE)
@@ -24,6 +22,15 @@ def load_saved_analyser(path: str):
         raise InputError(f"{path}: no such model (give a run directory or a .keras file)")
     if not path.endswith(".keras"):
         raise InputError(f"{path}: expected a run directory or a .keras file")
+    return path
+
+
+def load_saved_analyser(path: str):
+    """``(keras model, path of the .keras file, run record)`` for a run directory or a ``.keras`` file; the run
+    record is the ``config.json`` beside the model, or ``{}`` when there is none."""
+    path = saved_model_file(path)
+    import keras
+
     record = {}
     record_path = os.path.join(os.path.dirname(path), CONFIG_FILE)
     if os.path.isfile(record_path):

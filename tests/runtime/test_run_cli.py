@@ -190,7 +190,8 @@ def test_failure_while_writing_leaves_no_partial_output(model, files, tmp_path, 
 
     monkeypatch.setattr(StreamingChain, "process", failing)
     result = run(model, files["input"], "-r", files["reference"], "-o", tmp_path / "out.wav")
-    assert result.exit_code != 0 and isinstance(result.exception, MemoryError)
+    assert result.exit_code == 1, result.output
+    assert "internal error: MemoryError: simulated failure" in result.stderr.splitlines()[-1]
     assert leftovers(tmp_path, keep={"in.wav", "ref.flac"}) == []
 
 
