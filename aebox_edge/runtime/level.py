@@ -7,7 +7,9 @@ clips, whatever its format or subtype.
   *input's* loudness in all (EQ and compressor included: a -65 dBFS input is raised by 40 dB at most) and to
   ``MAX_CUT_DB``; 0 dB for an input below the absolute gate (-70 LUFS: near-silence is left as it is). A first
   stage keeps the limiter to transients: the gain is lowered so that the highest sample peak is at most
-  ``MAX_LIMITING_DB`` above the ceiling (beyond a few dB a limiter audibly flattens the attacks of the music; the
+  ``MAX_LIMITING_DB`` above the ceiling (12 dB: a mastered reference is itself limited by about that much, and
+  a phone recording brought to its loudness needs as much; at 6 dB, on 80 excerpts of training songs, the outputs
+  ended 0.6 LU further from the target than at 12 dB; beyond it a limiter audibly flattens the attacks; the
   output then ends below the reference's loudness, ``level_peak_limited`` in the summary).
 - Files: the chain's output is metered while it is rendered into an unnamed temporary file (float32, W64, deleted
   by the OS whatever happens), its integrated loudness and sample peak give one gain, and the second pass scales it
@@ -31,7 +33,7 @@ import numpy as np
 from ddsp_kernels.limiter import CEILING_DBTP, TruePeakLimiter, true_peak_limit
 from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
 
-MAX_LIMITING_DB = 6.0
+MAX_LIMITING_DB = 12.0
 LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
 
