@@ -219,15 +219,23 @@ def analysis_features(input_audio, reference_audio, config):
 MATCH_FEATURES = "match_features"  # the third input of a correction analyser (edge)
 
 
+def match_difference(input_levels_db, reference_levels_db):
+    """A correction analyser's match features: the spectral difference curve (..., bands), float32, of the band
+    levels (``ddsp_kernels.match.band_levels_db``) of input and reference (``ddsp_kernels.match``)."""
+    from ddsp_kernels.match import spectral_difference_db
+
+    return spectral_difference_db(input_levels_db, reference_levels_db).astype(np.float32)
+
+
 def match_inputs(input_levels_db, reference_levels_db, sample_rate):
     """A correction analyser's match inputs from the band levels (``ddsp_kernels.match.band_levels_db``) of input and
-    reference: ``(match_features, analytic01)``, the spectral difference curve (..., bands) and the analytic fit of
-    all 24 normalized parameters (..., 24), both float32 (``ddsp_kernels.match``)."""
+    reference: ``(match_features, analytic01)``, :func:`match_difference` and the analytic fit of all 24 normalized
+    parameters (..., 24), both float32 (``ddsp_kernels.match``)."""
     from ddsp_kernels.match import FIT_LIMIT_DB, analytic_params, spectral_difference_db
 
-    difference = spectral_difference_db(input_levels_db, reference_levels_db)
     fitted = spectral_difference_db(input_levels_db, reference_levels_db, FIT_LIMIT_DB)
-    return difference.astype(np.float32), analytic_params(fitted, sample_rate).astype(np.float32)
+    return (match_difference(input_levels_db, reference_levels_db),
+            analytic_params(fitted, sample_rate).astype(np.float32))
 
 
 def clip_match_inputs(input_audio, reference_audio, config):

@@ -3,7 +3,7 @@ the reference's long-term band levels and loudness (once), each analysis window'
 fit the network's logit corrections apply to (``ddsp_kernels.match``).
 
 Two rates: the network's match features compare band levels at the analysis rate (24 kHz mono, as in training,
-``aebox_edge.frontend.match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
+``aebox_edge.frontend.match_difference``); the analytic fit compares them at the file's own rate, so that the EQ is
 fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a phone lost above 12 kHz, and the
 spectral centroid of the output depends on it). The reference is measured whole; the fit compares it with the
 input's long-term levels too (all of a file's analysis windows, or live all windows so far), so every window starts
@@ -21,7 +21,7 @@ import numpy as np
 from ddsp_kernels.loudness import LoudnessMeter
 from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
-from ..frontend import match_inputs
+from ..frontend import match_difference
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,7 @@ class ReferenceMeter:
 
 def match_features(analysis_mono: np.ndarray, analysis_rate: int, reference: ReferenceMatch) -> np.ndarray:
     """The network's match features of one analysis window (its mono mix at the analysis rate)."""
-    features, _ = match_inputs(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db,
-                               analysis_rate)
-    return features
+    return match_difference(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db)
 
 
 def analytic_fit(input_levels: BandLevels, reference: ReferenceMatch) -> np.ndarray:
