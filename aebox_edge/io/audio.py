@@ -1,4 +1,5 @@
-"""Audio file I/O: reading (whole or block by block), resampling, and atomic writing.
+"""Audio file I/O: reading (whole or block by block), resampling (``resample``, from ``io.resample``), and atomic
+writing.
 
 Everything soundfile (libsndfile) reads is accepted. Unusable inputs raise ``AudioError(path, reason)``; audio comes
 back shaped (frames, channels). Writes go to a hidden temporary file in the target directory that is renamed over the
@@ -8,7 +9,6 @@ overwritten.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -18,6 +18,7 @@ import soundfile as sf
 
 from ..errors import AudioError, InputError, RuntimeFailure, check_audio_shape, check_positive_int
 from .atomic import atomic_path
+from .resample import resample  # noqa: F401  (re-exported: audio.resample is the one resampler)
 
 # Extensions soundfile does not map to a format by itself.
 _EXTENSION_ALIASES = {"AIF": "AIFF", "AIFC": "AIFF", "OGA": "OGG"}
@@ -93,20 +94,6 @@ def read(path, *, dtype: str = "float32") -> tuple[np.ndarray, int]:
     Raises ``AudioError`` for a missing, empty, non-audio or frame-less file and for NaN/Inf samples."""
     with _open(path) as f:
         return _read_frames(path, f, -1, dtype), f.samplerate
-
-
-def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample ``x`` along axis 0 (polyphase, ``scipy.signal.resample_poly``); returns ``x`` itself when the rates
-    are equal. Floating input keeps its dtype; the output has ``ceil(len(x) * target_sr / orig_sr)`` frames."""
-    orig_sr, target_sr = check_positive_int("orig_sr", orig_sr), check_positive_int("target_sr", target_sr)
-    if orig_sr == target_sr:
-        return x
-    from scipy.signal import resample_poly  # ~1 s to import on a small board: only when needed
-
-    x = np.asarray(x)
-    g = math.gcd(orig_sr, target_sr)
-    y = resample_poly(x, target_sr // g, orig_sr // g, axis=0)
-    return y.astype(x.dtype, copy=False) if x.dtype.kind == "f" else y
 
 
 class BlockReader:
