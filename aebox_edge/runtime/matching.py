@@ -34,7 +34,9 @@ class ReferenceMatch:
 
 
 class ReferenceMeter:
-    """Accumulates a reference block by block: ``add(block, analysis_mono)`` then ``result()``."""
+    """Accumulates a reference block by block: ``add(block, analysis_mono)`` (or the two parts on their own,
+    ``add_native(block)`` and ``add_analysis(analysis_mono)``, when the analysis stream is cut differently) then
+    ``result()``."""
 
     def __init__(self, sample_rate: int, channels: int, analysis_rate: int):
         self._native = BandLevels(sample_rate)
@@ -42,9 +44,15 @@ class ReferenceMeter:
         self._loudness = LoudnessMeter(sample_rate, channels)
 
     def add(self, block: np.ndarray, analysis_mono: np.ndarray) -> None:
+        self.add_native(block)
+        self.add_analysis(analysis_mono)
+
+    def add_native(self, block: np.ndarray) -> None:
         self._native.add(block)
-        self._analysis.add(analysis_mono)
         self._loudness.process(block)
+
+    def add_analysis(self, analysis_mono: np.ndarray) -> None:
+        self._analysis.add(analysis_mono)
 
     def result(self) -> ReferenceMatch:
         return ReferenceMatch(self._native.levels_db(), self._analysis.levels_db(), self._loudness.integrated())
