@@ -10,6 +10,7 @@ import numpy as np
 
 from .compressor import CompressorState, compress_frames
 from .eq import eq_sos, sosfilt_state
+from .iir import BlockFilter
 from .signal import as_frames, restore
 from .spec import BANDS, PARAM_SPEC
 
@@ -50,12 +51,13 @@ class _Voice:
         self.sample_rate = sample_rate
         self.params = _floats(params)
         self.sos = eq_sos(sample_rate, eq_bands(self.params))
+        self.eq = BlockFilter(self.sos)
         self.compressor = compressor_args(self.params)
         self.zi = np.zeros((self.sos.shape[0], 2, channels)) if zi is None else zi.copy()
         self.comp = CompressorState() if comp is None else comp.copy()
 
     def run(self, frames: np.ndarray) -> np.ndarray:
-        y, self.zi = sosfilt_state(self.sos, frames, self.zi)
+        y, self.zi = sosfilt_state(self.eq, frames, self.zi)
         return compress_frames(y, self.sample_rate, self.comp, **self.compressor)
 
     def successor(self, params: Mapping, history: np.ndarray | None) -> "_Voice":
