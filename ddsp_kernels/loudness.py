@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .iir import BlockFilter
+from .signal import channel_sum
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -99,7 +100,7 @@ class LoudnessMeter:
         if x.shape[0] == 0:
             return
         y, self._zi = self._filter.filter(x, self._zi)
-        energy = np.sum(y * y, axis=1)
+        energy = channel_sum(y * y)
         i = 0
         while i < energy.size:
             take = min(self._step - self._partial_n, energy.size - i)

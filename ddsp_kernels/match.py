@@ -12,9 +12,12 @@ band stays near it. The compressor starts neutral.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .biquads import rbj_sos
+from .signal import mono
 from .spec import BANDS, PARAM_SPEC
 
 N_FFT = 4096
@@ -34,6 +37,13 @@ _EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db"
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
 
 
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    window = np.hanning(n)
+    window.flags.writeable = False
+    return window
+
+
 class BandLevels:
     """Long-term third-octave band levels accumulated over blocks of audio at ``sample_rate`` (Welch frames do not
     straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block."""
@@ -46,13 +56,13 @@ class BandLevels:
     def add(self, audio) -> "BandLevels":
         """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
         x = np.asarray(audio, dtype=np.float64)
-        x = x.mean(axis=1) if x.ndim == 2 else x
+        x = mono(x)
         if x.size:
             n = min(N_FFT, x.size)
-            starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
-            frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
-            self._power += np.sum(np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1)) ** 2, axis=0)
-            self._frames += len(starts)
+            frames = np.lib.stride_tricks.sliding_window_view(x, n)[::max(n // 2, 1)] * _hann(n)
+            spec = np.fft.rfft(frames, n=N_FFT, axis=-1)
+            self._power += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
+            self._frames += len(frames)
         return self
 
     def levels_db(self) -> np.ndarray:

@@ -18,5 +18,20 @@ def as_frames(x) -> tuple[np.ndarray, bool]:
     raise ValueError(f"audio must be shaped (samples,) or (samples, channels), got {x.shape}")
 
 
+def mono(x: np.ndarray) -> np.ndarray:
+    """The mean over the channels of (samples, channels) audio (1-D audio as it is), as one matrix-vector product:
+    numpy's ``mean(axis=1)`` over a short axis is some 50 times slower."""
+    x = np.asarray(x)
+    if x.ndim == 1:
+        return x
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    return x @ np.full(x.shape[1], 1.0 / x.shape[1], dtype=dtype)
+
+
+def channel_sum(x: np.ndarray) -> np.ndarray:
+    """The sum over the channels of (samples, channels) audio, as one matrix-vector product (see :func:`mono`)."""
+    return x @ np.ones(x.shape[1], dtype=x.dtype)
+
+
 def restore(y: np.ndarray, was_1d: bool) -> np.ndarray:
     return y[:, 0] if was_1d else y

@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from ddsp_kernels.signal import mono
+
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, check_positive_int
 from ..frontend import WindowLogMels
@@ -84,7 +86,7 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
 
     def resampled():
         r = Resampler(sr, enhancer.analysis_rate)
-        return [r.process(b.mean(axis=1)) for b in array_blocks(x, n)] + [r.flush()]
+        return [r.process(mono(b)) for b in array_blocks(x, n)] + [r.flush()]
 
     times["resample"], _ = _timed(resampled)
     fe = enhancer.front_end

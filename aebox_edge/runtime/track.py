@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC
+from ddsp_kernels.signal import mono
 
 from ..errors import InputError
 from ..io.resample import Resampler
@@ -30,7 +31,14 @@ class ParamTrack:
 
     def at(self, t_s: float) -> np.ndarray:
         """Normalized parameters at time ``t_s``: linear between window centres, held beyond the first and last."""
-        return np.array([np.interp(t_s, self.times_s, column) for column in self.smoothed.T], dtype=np.float32)
+        t = np.asarray(self.times_s, dtype=np.float64)
+        i = int(np.clip(np.searchsorted(t, t_s), 1, max(len(t) - 1, 1)))
+        if len(t) == 1 or t_s <= t[0]:
+            return np.array(self.smoothed[0], dtype=np.float32)
+        if t_s >= t[-1]:
+            return np.array(self.smoothed[-1], dtype=np.float32)
+        w = (t_s - t[i - 1]) / (t[i] - t[i - 1])
+        return ((1.0 - w) * self.smoothed[i - 1] + w * self.smoothed[i]).astype(np.float32)
 
     def to_json(self) -> dict:
         """JSON-able: times, ``params`` (smoothed, physical, name -> list per window), ``raw_normalized`` and
@@ -86,8 +94,8 @@ def analysis_windows(blocks: Iterable[np.ndarray], sample_rate: int, analysis_ra
         if on_block is not None:
             on_block(block)
         block = np.asarray(block, dtype=np.float32)
-        mono = block.mean(axis=1) if block.ndim == 2 else block
-        add(resampler.process(mono) if resampler is not None else mono)
+        mixed = mono(block)
+        add(resampler.process(mixed) if resampler is not None else mixed)
         while next_start + window <= offset + len(buffer):
             yield next_start, buffer[next_start - offset:next_start - offset + window]
             last_end, next_start = next_start + window, next_start + hop
