@@ -25,6 +25,7 @@ from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import write_json
 from .enhancer import Enhancer
 from .level import PEAK_CEILING_DB, level_matched
+from .pipeline import overlapped
 from .render import BLOCK_S, render
 
 
@@ -69,7 +70,8 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     peak, level = 0.0, {}
     with writer:
         block_frames = max(1, round(BLOCK_S * sr))
-        rendered = render(audio.iter_blocks(input_path, block_frames), track, sr, info.channels)
+        rendered = overlapped(render(audio.iter_blocks(input_path, block_frames), track, sr, info.channels),
+                              enhancer.num_threads, depth=4)
         ceiling = None if writer.subtype in ("FLOAT", "DOUBLE") else PEAK_CEILING_DB
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
                                    ceiling):

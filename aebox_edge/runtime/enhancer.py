@@ -26,6 +26,7 @@ from ..frontend import WindowLogMels, fit_window, log_mel
 from .analyser import Analyser
 from .level import gain_for
 from .matching import ReferenceMatch, ReferenceMeter, analytic_fit, match_features
+from .pipeline import overlapped
 from .render import BLOCK_S, render
 from .track import ParamTrack, analysis_windows, array_blocks, check_hop, smooth_track
 
@@ -112,8 +113,9 @@ class Enhancer(Analyser):
             if progress is not None:
                 progress(len(block))
 
-        for start, mono in analysis_windows(blocks, sample_rate, self.analysis_rate, fe.window_samples,
-                                            self.analysis_hop(hop_s), measure):
+        windows = analysis_windows(blocks, sample_rate, self.analysis_rate, fe.window_samples,
+                                   self.analysis_hop(hop_s), measure)
+        for start, mono in overlapped(windows, self.num_threads):
             if len(mono) == fe.window_samples:
                 features = mels.window(mono, start)[..., None]
             else:  # a signal shorter than one window

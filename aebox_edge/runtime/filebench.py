@@ -5,9 +5,10 @@ Stages (each timed on its own over the whole song, in this process, in the order
 input read block by block, twice: analysis and rendering), resample (the mono mix to the analysis rate, one
 stream), log-mel (every analysis window, shared frames), invoke (one per window), DSP (the chain over every block
 with the smoothed parameter track) and encode (the output written in the input's format). End to end, ``aebox-edge
-run`` and Matchering (``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child
-processes in turn, ``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the
-median of ``run``'s walls over Matchering's.
+run`` (with ``threads``; with 1 also with 2, the second core overlapping stages, ``pipeline``) and Matchering
+(``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child processes in turn,
+``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the median of ``run``'s
+walls over Matchering's.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def run_file_bench(song: str, reference: str, *, model_path: str | None = None, 
         result["stages_s"] = {k: round(v, 4) for k, v in stages.items()}
         result["stages_x_realtime"] = round(info.duration_s / sum(stages.values()), 1)
         run_args = [sys.executable, "-m", "aebox_edge", "run", song, "-r", reference, "-o",
-                    os.path.join(tmp, "run" + os.path.splitext(song)[1]), "--force", "--threads", str(threads)]
+                    os.path.join(tmp, "run" + os.path.splitext(song)[1]), "--force"]
         if model_path:
             run_args += ["--model", model_path]
         peer = None
@@ -137,12 +138,16 @@ def run_file_bench(song: str, reference: str, *, model_path: str | None = None, 
                 peer = [sys.executable, "-c", _MATCHERING, song, reference, os.path.join(tmp, "mg.wav")]
             except ImportError:
                 result["matchering"] = {"error": "not installed (the dev extra)"}
-        runs, peers = [], []
+        runs, runs_2, peers = [], [], []
         for _ in range(pairs):
-            runs.append(_child(run_args))
+            runs.append(_child(run_args + ["--threads", str(threads)]))
+            if threads == 1:
+                runs_2.append(_child(run_args + ["--threads", "2"]))
             if peer:
                 peers.append(_child(peer))
     result["run"] = _summary(runs, info.duration_s)
+    if runs_2:
+        result["run_2_threads"] = _summary(runs_2, info.duration_s)
     if peers:
         result["matchering"] = _summary(peers, info.duration_s)
         result["ratio_to_matchering"] = round(result["run"]["wall_s"] / result["matchering"]["wall_s"], 3)
@@ -165,7 +170,7 @@ def format_file_report(r: dict) -> list[str]:
     for stage, s in r["stages_s"].items():
         lines.append(f"{stage:<10}{s:>9.3f}{r['duration_s'] / max(s, 1e-9):>13.0f}")
     lines.append(f"{'stages':<10}{sum(r['stages_s'].values()):>9.3f}{r['stages_x_realtime']:>13g}")
-    for name in ("run", "matchering"):
+    for name in ("run", "run_2_threads", "matchering"):
         m = r.get(name)
         if m and "error" in m:
             lines.append(f"{name}: {m['error']}")

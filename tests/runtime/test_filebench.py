@@ -22,7 +22,7 @@ def test_file_bench_reports_stages_run_and_matchering(model, song):
     r = run_file_bench(str(song[0]), str(song[1]), model_path=str(model), pairs=1)
     assert tuple(r["stages_s"]) == FILE_STAGES and all(v > 0 for v in r["stages_s"].values())
     assert r["stages_x_realtime"] == pytest.approx(12.0 / sum(r["stages_s"].values()), rel=0.05)
-    for name in ("run", "matchering"):
+    for name in ("run", "run_2_threads", "matchering"):
         m = r[name]
         assert m["wall_s"] > 0 and m["cpu_s"] > 0 and len(m["walls_s"]) == 1
         assert 10 < m["peak_rss_mb"] < 4096  # the child's own peak, not the benchmark's image
