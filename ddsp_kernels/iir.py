@@ -1,6 +1,9 @@
-"""Cascades of second-order sections in numpy, exactly and without a per-sample loop: ``sosfilt(sos, x, zi)`` gives
-what ``scipy.signal.sosfilt`` gives (same state layout, transposed direct form II) up to float64 rounding, so the
+"""Cascades of second-order sections in numpy without a per-sample loop: ``sosfilt(sos, x, zi)`` computes what
+``scipy.signal.sosfilt`` computes (same state layout, transposed direct form II; exact in exact arithmetic), so the
 device path needs no ``scipy.signal`` (its import pulls in ``scipy.stats``: half a second here, seconds on a Pi).
+In float64 the two agree within 1e-8 of the output's peak at 24 kHz, 1e-7 at 44.1/48 kHz and 2e-5 at 192 kHz, where
+the low shelf's poles come closest to z = 1 and the block recurrence loses more than the per-sample one
+(tests/kernels/test_iir.py); float32 audio resolves 6e-8.
 
 The cascade is one linear state-space system ``z' = A z + B x``, ``y = C z + D x`` of order ``2 x sections``, its
 state the sections' transposed-direct-form-II memories. The signal is cut into chunks of ``CHUNK`` samples; within

@@ -12,7 +12,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from aebox_edge.cli import main
-from support import REPO_ROOT, bad_audio_file, env, music, write_audio
+from support import REPO_ROOT, bad_audio_file, env, music, run_subprocess, write_audio
 
 
 @pytest.fixture
@@ -240,3 +240,22 @@ def test_memory_does_not_grow_with_the_file_length(model, files, tmp_path):
         assert sf.info(str(tmp_path / f"out{seconds}.wav")).frames == seconds * 48000
     assert rss[120] - rss[5] < 25, rss
     assert rss[120] < 300, rss
+
+
+_IMPORTS_SCRIPT = """import sys
+from aebox_edge.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    print(sorted(m for m in sys.modules if m == "scipy" or m.startswith("scipy.")))
+"""
+
+
+def test_run_imports_no_scipy(model, files, tmp_path):
+    """The cold start: a file run (analysis, chain, level stage, write) imports no scipy (scipy.signal alone pulls
+    in scipy.stats, about half a second here and seconds on a Pi)."""
+    args = ["run", files["input"], "-r", files["reference"], "-o", tmp_path / "out.wav", "--model", model]
+    proc = run_subprocess(["-c", _IMPORTS_SCRIPT, *map(str, args)])
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.wav").exists()
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
