@@ -64,16 +64,20 @@ class BlockFilter:
         idx = np.arange(chunk)
         lag = idx[:, None] - idx[None, :]
         self._toeplitz_t = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0).T  # (chunk, chunk), transposed
+        self._toeplitz_t32 = self._toeplitz_t.astype(np.float32)
         self._inject = (self._powers[chunk - 1::-1] @ b).T       # (order, chunk): A^(L-1-k) B
         self._prefix = [self._powers[chunk].T]                  # (A^L)^(2^j), transposed, as the scan needs them
 
     def filter(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Filter (samples, channels) along axis 0 from the state ``zi`` (sections, 2, channels), in float64;
-        returns the output (float64) and the final state (the layout of ``zi``)."""
+        """Filter (samples, channels) along axis 0 from the state ``zi`` (sections, 2, channels); returns the output
+        (float32 for float32 ``x``, else float64) and the final state (the layout of ``zi``, float64). The state
+        always moves in float64; for float32 audio the within-chunk convolution runs in float32 (its error stays
+        at float32's resolution: nothing recurs in it)."""
         n, channels = x.shape
         L = self.chunk
         chunks = max(1, -(-n // L))
-        xc = np.zeros((channels, chunks * L))
+        single = x.dtype == np.float32
+        xc = np.zeros((channels, chunks * L), np.float32 if single else np.float64)
         xc[:, :n] = x.T
         xc = xc.reshape(channels, chunks, L)
         starts = np.empty((channels, chunks + 1, self.order))
@@ -86,7 +90,9 @@ class BlockFilter:
                 self._prefix.append(self._prefix[-1] @ self._prefix[-1])
             starts[:, step:] = starts[:, step:] + starts[:, :-step] @ self._prefix[j]
             step *= 2
-        y = xc @ self._toeplitz_t + starts[:, :chunks] @ self._observe.T
+        toeplitz = self._toeplitz_t32 if single else self._toeplitz_t
+        y = xc @ toeplitz
+        y += starts[:, :chunks] @ self._observe.T
         y = y.reshape(channels, chunks * L)[:, :n].T
         r = n - (chunks - 1) * L                                # samples in the last chunk
         last = starts[:, chunks - 1] @ self._powers[r].T + xc[:, -1, :r] @ self._inject[:, L - r:].T
