@@ -88,11 +88,11 @@ class BlockFilter:
             j = step.bit_length() - 1
             if j == len(self._prefix):
                 self._prefix.append(self._prefix[-1] @ self._prefix[-1])
-            starts[:, step:] = starts[:, step:] + starts[:, :-step] @ self._prefix[j]
+            starts[:, step:] += starts[:, :-step] @ self._prefix[j]
             step *= 2
         toeplitz = self._toeplitz_t32 if single else self._toeplitz_t
         y = xc @ toeplitz
-        y += starts[:, :chunks] @ self._observe.T
+        y += (starts[:, :chunks] @ self._observe.T).astype(y.dtype, copy=False)
         y = y.reshape(channels, chunks * L)[:, :n].T
         r = n - (chunks - 1) * L                                # samples in the last chunk
         last = starts[:, chunks - 1] @ self._powers[r].T + xc[:, -1, :r] @ self._inject[:, L - r:].T
