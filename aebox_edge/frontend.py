@@ -1,9 +1,9 @@
 """The log-mel front end: the one definition used for training, int8 calibration and the runtime.
 
 Computed in numpy (float32, the transforms in float64) outside the TFLite graph (docs/architecture.md, section 3).
-The mel filterbank follows Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic above, and
-triangles normalized to unit area. Framing, window and dB conversion follow librosa's conventions (``center=True`` with
-zero padding, periodic Hann, ``power_to_db``), which the tests check it against.
+The mel filterbank follows Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic
+above, and triangles normalized to unit area. Framing, window and dB conversion follow librosa's conventions
+(``center=True`` with zero padding, periodic Hann, ``power_to_db``), which the tests check it against.
 """
 
 from __future__ import annotations
