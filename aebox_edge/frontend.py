@@ -1,9 +1,9 @@
 """The log-mel front end: the one definition used for training, int8 calibration and the runtime.
 
-Computed in float32 numpy with ``scipy.fft`` outside the TFLite graph (docs/architecture.md, section 3). The mel
-filterbank follows Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic above, and
-triangles normalized to unit area. Framing, window and dB conversion follow librosa's conventions (``center=True`` with
-zero padding, periodic Hann, ``power_to_db``), which the tests check it against.
+Computed in numpy (float32, the transforms in float64) outside the TFLite graph (docs/architecture.md, section 3).
+The mel filterbank follows Slaney's Auditory Toolbox (1998): a mel scale that is linear below 1 kHz and logarithmic
+above, and triangles normalized to unit area. Framing, window and dB conversion follow librosa's conventions
+(``center=True`` with zero padding, periodic Hann, ``power_to_db``), which the tests check it against.
 """
 
 from __future__ import annotations
@@ -82,11 +82,9 @@ def stft(audio, n_fft, hop_length, win_length=None):
 
     Frames of ``n_fft`` samples every ``hop_length``, the signal padded with ``n_fft // 2`` zeros on each side
     (librosa ``center=True, pad_mode="constant"``), periodic Hann of ``win_length`` (default ``n_fft``), one
-    ``scipy.fft.rfft`` over the ``(frames, n_fft)`` array. Keeps float32 input in float32 (complex64 out). Raises
-    ``InputError`` for empty audio.
+    :func:`rfft` over the ``(frames, n_fft)`` array. Float32 input gives complex64. Raises ``InputError`` for empty
+    audio.
     """
-    import scipy.fft
-
     audio = np.asarray(audio)
     if not np.issubdtype(audio.dtype, np.floating):
         audio = audio.astype(np.float64)
@@ -96,7 +94,15 @@ def stft(audio, n_fft, hop_length, win_length=None):
     padded = np.pad(audio, pad)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
     window = hann_window(win_length or n_fft, n_fft, audio.dtype.type)
-    return scipy.fft.rfft(frames * window, axis=-1)
+    return rfft(frames * window)
+
+
+def rfft(frames):
+    """``numpy.fft.rfft`` of windowed frames along the last axis, computed in float64 (numpy's float32 transform is
+    slower) and returned as complex64 for float32 frames. numpy rather than ``scipy.fft``: importing ``scipy.fft``
+    imports ``scipy.special``, a third of a second of every cold ``aebox-edge run``."""
+    spec = np.fft.rfft(np.asarray(frames, dtype=np.float64), axis=-1)
+    return spec.astype(np.complex64) if np.asarray(frames).dtype == np.float32 else spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +178,21 @@ def resize_time(features, frames):
     return low + frac * (features[..., upper, :] - low)
 
 
+def _mel_db(spec, config):
+    """``10 log10(max(mel power, amin))`` of STFT frames (..., bins): the per-frame part of :func:`log_mel`."""
+    power = spec.real ** 2 + spec.imag ** 2
+    fb = cached_mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
+    return 10.0 * np.log10(np.maximum(power @ fb.T, np.float32(config.amin)))
+
+
+def _clip_db(db, config):
+    """The per-clip part of :func:`log_mel`: the ``top_db`` floor below the clip's maximum, then the time resize."""
+    db = np.maximum(db, db.max(axis=(-2, -1), keepdims=True) - np.float32(config.top_db))
+    if config.frames is not None:
+        db = resize_time(db, config.frames)
+    return db
+
+
 def log_mel(audio, config):
     """Log-mel spectrogram in dB, float32, ``(frames, n_mels)``; a ``(batch, samples)`` array gives a batch.
 
@@ -182,14 +203,47 @@ def log_mel(audio, config):
     """
     audio = np.asarray(audio, dtype=np.float32)
     check_audio_shape(audio.shape, "log_mel's audio", "(samples,) or (batch, samples)")
-    spec = stft(audio, config.n_fft, config.hop_length, config.win_length)
-    power = spec.real ** 2 + spec.imag ** 2
-    fb = cached_mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
-    db = 10.0 * np.log10(np.maximum(power @ fb.T, np.float32(config.amin)))
-    db = np.maximum(db, db.max(axis=(-2, -1), keepdims=True) - np.float32(config.top_db))
-    if config.frames is not None:
-        db = resize_time(db, config.frames)
-    return db
+    return _clip_db(_mel_db(stft(audio, config.n_fft, config.hop_length, config.win_length), config), config)
+
+
+class WindowLogMels:
+    """:func:`log_mel` of the windows of one stream, each STFT frame that lies inside a window computed once.
+
+    ``window(audio, start)`` gives ``log_mel(audio, config)`` of a window of ``config.window_samples`` samples that
+    starts at sample ``start`` of the stream. A frame that does not reach into a window's zero padding is a frame of
+    the stream itself; it is kept (keyed by its first sample) while later windows may still use it, so windows whose
+    starts differ by a multiple of ``hop_length`` share their frames: with a 1.25 s hop and 2.5 s windows, about half
+    of each window's frames were computed for the window before. Windows must come in increasing ``start``. Equal to
+    the per-window :func:`log_mel` up to float32 rounding of the matrix products.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        first = np.arange(config.natural_frames) * config.hop_length - config.n_fft // 2  # relative to the window
+        self._first = first
+        self._inner = (first >= 0) & (first + config.n_fft <= config.window_samples)
+        self._positions = np.zeros(0, np.int64)  # stream positions of the cached frames (the last window's inner)
+        self._rows = np.zeros((0, config.n_mels), np.float32)
+
+    def window(self, audio, start: int) -> np.ndarray:
+        """The log-mel of the window ``audio`` (``window_samples`` samples) starting at stream sample ``start``.
+        Raises ``InputError`` for another length."""
+        c = self.config
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.shape != (c.window_samples,):
+            raise InputError(f"a window has {c.window_samples} samples, got shape {audio.shape}")
+        positions = start + self._first
+        slot = np.minimum(np.searchsorted(self._positions, positions), max(len(self._positions) - 1, 0))
+        cached = self._inner & (self._positions[slot] == positions) if len(self._positions) else \
+            np.zeros(len(positions), bool)
+        todo = np.flatnonzero(~cached)
+        pad = c.n_fft // 2  # the centred STFT's zero padding (stft), so edge frames come out as log_mel's
+        frames = np.lib.stride_tricks.sliding_window_view(np.pad(audio, pad), c.n_fft)[self._first[todo] + pad]
+        db = np.empty((c.natural_frames, c.n_mels), np.float32)
+        db[todo] = _mel_db(rfft(frames * hann_window(c.win_length, c.n_fft, np.float32)), c)
+        db[cached] = self._rows[slot[cached]]
+        self._positions, self._rows = positions[self._inner], db[self._inner]
+        return _clip_db(db, c)
 
 
 def centre_fit(audio, frames: int, axis: int = -1):
@@ -219,6 +273,14 @@ def analysis_features(input_audio, reference_audio, config):
 MATCH_FEATURES = "match_features"  # the third input of a correction analyser (edge)
 
 
+def match_difference(input_levels_db, reference_levels_db):
+    """A correction analyser's match features: the spectral difference curve (..., bands), float32, of the band
+    levels (``ddsp_kernels.match.band_levels_db``) of input and reference (``ddsp_kernels.match``)."""
+    from ddsp_kernels.match import spectral_difference_db
+
+    return spectral_difference_db(input_levels_db, reference_levels_db).astype(np.float32)
+
+
 def match_inputs(input_levels, reference_levels):
     """A correction analyser's match inputs from the long-term spectra (``ddsp_kernels.match.BandLevels``, one per
     clip) of input and reference: ``(match_features, analytic01)``, the spectral difference curves (clips, bands)
@@ -228,7 +290,7 @@ def match_inputs(input_levels, reference_levels):
     a, b = (np.stack([levels.levels_db() for levels in side]) for side in (input_levels, reference_levels))
     spectra = (np.stack([levels.spectra() for levels in side]) for side in (input_levels, reference_levels))
     fitted = spectral_difference_db(a, b, FIT_LIMIT_DB)
-    return (spectral_difference_db(a, b).astype(np.float32),
+    return (match_difference(a, b),
             analytic_params(fitted, input_levels[0].sample_rate, *spectra).astype(np.float32))
 
 

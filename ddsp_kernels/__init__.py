@@ -1,4 +1,4 @@
-"""numpy/scipy DSP of aebox-edge: RBJ biquads, the 6-band parametric EQ, the Giannoulis compressor, the
+"""numpy DSP of aebox-edge: RBJ biquads, the 6-band parametric EQ, the Giannoulis compressor, the
 effect chain (offline and streaming) and its one parameter specification. No TensorFlow, no aebox_edge."""
 
 from .biquads import MAX_FREQ_RATIO, rbj_sos

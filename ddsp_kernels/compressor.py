@@ -8,9 +8,10 @@ Design - A Tutorial and Analysis", JAES 60(6), 2012:
 - makeup gain.
 
 Attack and release *times* are the time to cover 90 % of a gain-reduction step, so a one-pole coefficient is
-``a = 10 ** (-1 / (t * fs))``. The release recursion is evaluated exactly without a per-sample Python loop: with
-``d = y1 - xL`` it is the Lindley recursion ``d[n] = max(0, aR (d[n-1] + xL[n-1] - xL[n]))``, which after scaling
-by ``aR**-n`` becomes a cumulative sum and a cumulative minimum (chunked so the scale stays finite).
+``a = 10 ** (-1 / (t * fs))``. Both recursions are evaluated exactly without a per-sample Python loop: with
+``d = y1 - xL`` the release is the Lindley recursion ``d[n] = max(0, aR (d[n-1] + xL[n-1] - xL[n]))``, which after
+scaling by ``aR**-n`` becomes a cumulative sum and a cumulative minimum; the attack one-pole scaled by ``aA**-n``
+is a cumulative sum (both chunked so the scale stays finite).
 """
 
 from __future__ import annotations
@@ -83,6 +84,26 @@ def _release_stage(x_l: np.ndarray, alpha_r: float, y1_prev: float, out: np.ndar
     return y1_prev
 
 
+def _attack_stage(x: np.ndarray, alpha_a: float, y_prev: float, out: np.ndarray) -> float:
+    """Exact one-pole ``yL[n] = aA yL[n-1] + (1 - aA) x[n]`` into ``out``; returns the last yL. Scaled by
+    ``aA**-(n+1)`` the recursion is a cumulative sum: ``yL[n] = aA**(n+1) (yL[-1] + (1 - aA) sum_k aA**-(k+1) x[k])``
+    (chunked like the release stage so that the scale stays finite)."""
+    log_alpha = -np.log(alpha_a)
+    chunk = int(min(_MAX_CHUNK, max(1, _MAX_LOG_SCALE // max(log_alpha, 1e-12))))
+    grow, decay = _release_scales(log_alpha, chunk)
+    gain = (1.0 - alpha_a) / alpha_a  # grow[k] (1 - aA) / aA = (1 - aA) aA**-(k+1)
+    for start in range(0, len(x), chunk):
+        y = out[start:start + chunk]
+        m = len(y)
+        np.multiply(x[start:start + m], grow[:m], out=y)
+        np.cumsum(y, out=y)
+        y *= gain
+        y += y_prev
+        y *= decay[:m]
+        y_prev = float(y[-1])
+    return y_prev
+
+
 class CompressorState:
     """Detector state carried between blocks: the release stage ``y1`` and the smoothed reduction ``yL`` (dB)."""
 
@@ -100,12 +121,12 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
                     ratio: float, attack_ms: float, release_ms: float, knee_db: float = 0.0,
                     makeup_db: float = 0.0) -> np.ndarray:
     """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio."""
-    from scipy.signal import lfilter
-
     n = frames.shape[0]
     if n == 0:
         return frames.copy()
-    peak = np.abs(frames[:, 0]) if frames.shape[1] == 1 else np.max(np.abs(frames), axis=1)
+    peak = np.abs(frames[:, 0])  # linked: the loudest channel (a loop over channels: max(axis=1) is slow)
+    for c in range(1, frames.shape[1]):
+        np.maximum(peak, np.abs(frames[:, c]), out=peak)
     level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
     level = np.log10(level)
     level *= np.float32(20.0)
@@ -113,9 +134,8 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
     reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
     y1 = np.empty(n, dtype=np.float64)
     state.y1 = _release_stage(reduction, float(ballistics_coefficient(release_ms, sample_rate)), state.y1, y1)
-    alpha_a = float(ballistics_coefficient(attack_ms, sample_rate))
-    y_l, _ = lfilter([1.0 - alpha_a], [1.0, -alpha_a], y1, zi=[alpha_a * state.y_l])
-    state.y_l = float(y_l[-1])
+    y_l = np.empty(n, dtype=np.float64)
+    state.y_l = _attack_stage(y1, float(ballistics_coefficient(attack_ms, sample_rate)), state.y_l, y_l)
     gain = np.float32(makeup_db) - y_l.astype(np.float32)
     gain *= np.float32(_LN10 / 20.0)
     np.exp(gain, out=gain)

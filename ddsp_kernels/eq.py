@@ -1,5 +1,6 @@
-"""The parametric EQ: a cascade of RBJ cookbook biquads (``biquads``) run as one ``scipy.signal.sosfilt``; the
-chain's EQ is its six bands of ``spec.BANDS`` (low shelf, four peaking bands, high shelf)."""
+"""The parametric EQ: a cascade of RBJ cookbook biquads (``biquads``) run as one cascade (``iir.BlockFilter``, what
+``scipy.signal.sosfilt`` computes, in numpy); the chain's EQ is its six bands of ``spec.BANDS`` (low shelf, four
+peaking bands, high shelf)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Iterable
 import numpy as np
 
 from .biquads import rbj_sos
+from .iir import BlockFilter
 from .signal import as_frames, restore
 
 def eq_sos(sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
@@ -18,12 +20,12 @@ def eq_sos(sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
                     axis=-2)
 
 
-def sosfilt_state(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``sosfilt`` along axis 0 of (samples, channels) audio with carried state zi (sections, 2, channels),
-    computed in float64 (float32 coefficients misplace low bands at high rates) and returned in x's dtype."""
-    from scipy.signal import sosfilt
-
-    y, zf = sosfilt(sos, x, axis=0, zi=zi)
+def sosfilt_state(sos, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt`` along axis 0 of (samples, channels) audio with carried state zi (sections, 2,
+    channels), by ``iir.BlockFilter`` (``sos`` may be one already built), computed in float64 (float32 coefficients
+    misplace low bands at high rates) and returned in x's dtype."""
+    block_filter = sos if isinstance(sos, BlockFilter) else BlockFilter(sos)
+    y, zf = block_filter.filter(x, zi)
     return y.astype(x.dtype, copy=False), zf
 
 

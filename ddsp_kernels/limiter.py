@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from .compressor import ballistics_coefficient
-from .signal import as_frames, restore
+from .signal import as_frames, restore, sliding_max
 
 CEILING_DBTP = -1.0
 LOOKAHEAD_MS = 5.0
@@ -156,14 +156,12 @@ class TruePeakLimiter:
     def _gain_db(self, peak: np.ndarray) -> np.ndarray | None:
         """Gain (dB, <= 0) for the samples leaving now, from the true peaks of the samples arriving; None when it
         is 0 dB throughout."""
-        from scipy.ndimage import maximum_filter1d
-
         n, size = len(peak), self.hold + 1
         held = np.concatenate([self._held, peak])
         self._held = held[n:]
         log_u = None
         if held.max() > self._ceiling:
-            held = maximum_filter1d(held, size)[size // 2:size // 2 + n]  # max over [i - hold, i]
+            held = sliding_max(held, size)  # max over [i - hold, i]
             over = held > self._ceiling
             log_u = np.full(n, -np.inf)
             log_u[over] = np.log(20.0 * np.log10(held[over] / self._ceiling))

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .iir import BlockFilter
+from .signal import channel_sum
+
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 BLOCK_S = 0.4
@@ -80,7 +83,7 @@ class LoudnessMeter:
             raise ValueError(f"sample rate must be positive, got {sample_rate}")
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
-        self._sos = k_weighting_sos(sample_rate)
+        self._filter = BlockFilter(k_weighting_sos(sample_rate))
         self._step = max(1, int(round(STEP_S * sample_rate)))
         self.reset()
 
@@ -92,16 +95,14 @@ class LoudnessMeter:
         self._steps: list[float] = []  # channel-summed mean square of each 100 ms step
 
     def process(self, block) -> None:
-        from scipy.signal import sosfilt
-
         x = np.asarray(block, dtype=np.float64)
         x = x[:, None] if x.ndim == 1 else x
         if x.ndim != 2 or x.shape[1] != self.channels:
             raise ValueError(f"expected audio shaped (samples, {self.channels}), got {np.shape(block)}")
         if x.shape[0] == 0:
             return
-        y, self._zi = sosfilt(self._sos, x, axis=0, zi=self._zi)
-        energy = np.sum(y * y, axis=1)
+        y, self._zi = self._filter.filter(x, self._zi)
+        energy = channel_sum(y * y)
         i = 0
         while i < energy.size:
             take = min(self._step - self._partial_n, energy.size - i)

@@ -17,10 +17,13 @@ level follows). Each adds one residual to the least squares, weighted by ``CENTR
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .biquads import rbj_sos
 from .loudness import k_weighting_sos
+from .signal import mono
 from .spec import BANDS, PARAM_SPEC
 
 N_FFT = 4096
@@ -47,6 +50,13 @@ _EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db"
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
 
 
+@functools.lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    window = np.hanning(n)
+    window.flags.writeable = False
+    return window
+
+
 class BandLevels:
     """Long-term third-octave band levels accumulated over blocks of audio at ``sample_rate`` (Welch frames do not
     straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block."""
@@ -61,18 +71,17 @@ class BandLevels:
     def add(self, audio) -> "BandLevels":
         """Accumulate audio (samples,) or (samples, channels) (channels averaged); returns self."""
         x = np.asarray(audio, dtype=np.float64)
-        x = x.mean(axis=1) if x.ndim == 2 else x
+        x = mono(x)
         if x.size:
             self._energy += float(np.dot(x, x))
             self._samples += x.size
             n = min(N_FFT, x.size)
-            starts = np.arange(0, x.size - n + 1, max(n // 2, 1))
-            frames = np.stack([x[s:s + n] for s in starts]) * np.hanning(n)
+            frames = np.lib.stride_tricks.sliding_window_view(x, n)[::max(n // 2, 1)] * _hann(n)
             magnitude = np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1))
-            self._power += np.sum(magnitude ** 2, axis=0)
+            self._power += np.sum(magnitude * magnitude, axis=0)
             total = magnitude.sum(axis=-1, keepdims=True)
             self._shape += np.sum(np.divide(magnitude, total, out=np.zeros_like(magnitude), where=total > 0), axis=0)
-            self._frames += len(starts)
+            self._frames += len(frames)
         return self
 
     def power(self) -> np.ndarray:

@@ -168,3 +168,37 @@ def test_bad_front_end_input_is_an_input_error():
         stft(np.zeros(0, np.float32), 512, 128)
     with pytest.raises(InputError, match="shaped"):
         log_mel(np.zeros((1, 2, 3), np.float32), FRONT_ENDS["edge"])
+
+
+@pytest.mark.parametrize("name", ["edge", "paper"])
+@pytest.mark.parametrize("hop", [29952, 30000, 60000, 256])
+def test_window_log_mels_equal_per_window_log_mels(rng, name, hop):
+    """Windows of one stream through WindowLogMels (frames inside a window computed once and shared when starts
+    differ by whole STFT hops) equal log_mel of each window on its own, edge frames (zero padding) included."""
+    from aebox_edge.frontend import FRONT_ENDS, WindowLogMels, log_mel
+
+    config = FRONT_ENDS[name]
+    n = config.window_samples
+    x = (rng.standard_normal(n * 3) * np.linspace(0.01, 1.0, n * 3)).astype(np.float32)
+    mels = WindowLogMels(config)
+    starts = list(range(0, len(x) - n, hop))[:12] + [len(x) - n]
+    for start in starts:
+        np.testing.assert_allclose(mels.window(x[start:start + n], start), log_mel(x[start:start + n], config),
+                                   atol=1e-4)
+
+
+def test_window_log_mels_compute_shared_frames_once(rng, monkeypatch):
+    """With the default hop on the STFT grid (1.248 s) a window computes only the frames the one before lacked."""
+    import aebox_edge.frontend as frontend
+
+    config = frontend.FRONT_ENDS["edge"]
+    n, hop = config.window_samples, 117 * config.hop_length
+    x = rng.standard_normal(n + hop).astype(np.float32)
+    counted = []
+    real_rfft = frontend.rfft
+    monkeypatch.setattr(frontend, "rfft", lambda frames: counted.append(len(frames)) or real_rfft(frames))
+    mels = frontend.WindowLogMels(config)
+    mels.window(x[:n], 0)
+    mels.window(x[hop:hop + n], hop)
+    assert counted[0] == config.natural_frames
+    assert counted[1] == config.natural_frames - (config.natural_frames - 4 - 117)  # 117 new inner + 4 edge frames

@@ -1,4 +1,5 @@
-"""Audio file I/O: reading (whole or block by block), resampling, and atomic writing.
+"""Audio file I/O: reading (whole or block by block), resampling (``resample``, from ``io.resample``), and atomic
+writing.
 
 Everything soundfile (libsndfile) reads is accepted, at sample rates from ``MIN_SAMPLE_RATE`` to
 ``MAX_SAMPLE_RATE``. Unusable inputs raise ``AudioError(path, reason)`` with the reason (what libsndfile's decoders
@@ -11,7 +12,6 @@ directory that refuses files, is reported first.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -22,6 +22,7 @@ import soundfile as sf
 from ..errors import AudioError, InputError, RuntimeFailure, check_audio_shape, check_positive_int
 from .atomic import WRITE_ERRNOS, atomic_path, check_output, temporary_file, write_failure
 from .native import native_stderr
+from .resample import resample  # noqa: F401  (re-exported: audio.resample is the one resampler)
 
 # Accepted sample rates. 768 kHz is the highest rate converters and formats in use offer (16 x 48 kHz); below
 # 1 kHz there is no music to enhance (the analysis band table starts at 25 Hz and the EQ's lowest shelf needs
@@ -121,20 +122,6 @@ def read(path, *, dtype: str = "float32") -> tuple[np.ndarray, int]:
     Raises ``AudioError`` for a missing, empty, non-audio or frame-less file and for NaN/Inf samples."""
     with _open(path) as f:
         return _read_frames(path, f, -1, dtype), f.samplerate
-
-
-def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample ``x`` along axis 0 (polyphase, ``scipy.signal.resample_poly``); returns ``x`` itself when the rates
-    are equal. Floating input keeps its dtype; the output has ``ceil(len(x) * target_sr / orig_sr)`` frames."""
-    orig_sr, target_sr = check_positive_int("orig_sr", orig_sr), check_positive_int("target_sr", target_sr)
-    if orig_sr == target_sr:
-        return x
-    from scipy.signal import resample_poly  # ~1 s to import on a small board: only when needed
-
-    x = np.asarray(x)
-    g = math.gcd(orig_sr, target_sr)
-    y = resample_poly(x, target_sr // g, orig_sr // g, axis=0)
-    return y.astype(x.dtype, copy=False) if x.dtype.kind == "f" else y
 
 
 class BlockReader:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ddsp_kernels import PARAM_SPEC
 from ddsp_kernels.match import BAND_CENTRES_HZ, BandLevels, combine
+from ddsp_kernels.signal import mono
 
 from ..defaults import DEFAULT_MODEL, MODEL_ENV, THREADS
 from ..errors import InputError, RuntimeFailure, check_positive_int
@@ -112,8 +113,7 @@ class Analyser:
         from ..io.audio import resample
 
         audio = np.asarray(audio, dtype=np.float32)
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-        return resample(mono, sample_rate, self.analysis_rate)
+        return resample(mono(audio), sample_rate, self.analysis_rate)
 
     def features(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """The network input for ``audio`` (centre 2.5 s after mixing and resampling): (frames, n_mels, 1)."""

@@ -143,12 +143,35 @@ def _run_file(enhancer, input_path, reference, output, hop, smoothing, force, pa
 @click.option("--compare-keras", type=click.Path(dir_okay=False),
               help="Time this Keras model's model.predict in the same run (imports TensorFlow).")
 @click.option("--compare-pedalboard", is_flag=True, help="Time pedalboard's EQ + compressor in the same run.")
+@click.option("--file", "song", type=click.Path(dir_okay=False),
+              help="Time the whole-file path on this song instead: its stages, then `run` beside Matchering (when "
+                   "installed) in turn, --pairs times.")
+@click.option("--reference", type=click.Path(dir_okay=False), help="The reference for --file.")
+@click.option("--pairs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs of `run` and of Matchering for --file.")
 @click.pass_context
-def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard):
-    """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL."""
+def bench(ctx, model, num_runs, warmup_runs, threads, target_ms, json_out, compare_keras, compare_pedalboard, song,
+          reference, pairs):
+    """Time one 2.5 s analysis window end to end (2 log-mels, invoke, EQ, compressor); exit 1 on FAIL. With
+    --file SONG --reference REF: the whole-file stages and `run` against Matchering (measures only, exit 0)."""
     from ..io.atomic import check_outputs, write_json
 
-    check_outputs({"--json": json_out}, inputs={"--model": model, "--compare-keras": compare_keras}, force=True)
+    check_outputs({"--json": json_out}, inputs={"--model": model, "--compare-keras": compare_keras, "--file": song,
+                                                "--reference": reference}, force=True)
+    if song or reference:
+        from ..errors import InputError
+
+        if not (song and reference):
+            raise InputError("--file and --reference go together")
+        with _warnings_as_messages():
+            from .filebench import format_file_report, run_file_bench
+
+            result = run_file_bench(song, reference, model_path=model, threads=threads, pairs=pairs)
+        for line in format_file_report(result):
+            click.echo(line)
+        if json_out:
+            write_json(json_out, result, indent=1)
+        return
     with _warnings_as_messages():
         from .bench import format_bench_report, run_bench
 

@@ -25,8 +25,8 @@ from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import check_outputs, write_json
 from .enhancer import Enhancer
 from .level import level_matched, metered
+from .pipeline import overlapped
 from .render import BLOCK_S, render
-from .track import check_hop, sliding_windows
 
 
 def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, output_path: str, *,
@@ -36,7 +36,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     over ``2 * frames`` in all (analysis, then processing). Bad files or paths raise ``InputError`` before any
     output exists."""
     start_time = time.perf_counter()
-    check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
+    hop = enhancer.analysis_hop(hop_s)
     info = audio.info(input_path)
     ref_info = audio.info(reference_path)
     check_outputs({"-o": output_path, "--params-out": params_out},
@@ -48,17 +48,15 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
 
     reference = enhancer.reference(reference_blocks, ref_info.sample_rate)
     sr = info.sample_rate
-    n = enhancer.window_frames(sr)
-    hop = min(n, max(1, round(hop_s * sr)))
-    windows = sliding_windows(audio.iter_blocks(input_path, n, n - hop), n, hop)
-    track = enhancer.analyse(windows, reference, sr, smoothing_s=smoothing_s, progress=progress)
+    blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
+    track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)
 
     peak, level = 0.0, {}
     with writer:
         block_frames = max(1, round(BLOCK_S * sr))
         input_meter = LoudnessMeter(sr, info.channels)
         blocks = metered(audio.iter_blocks(input_path, block_frames), input_meter)
-        rendered = render(blocks, track, sr, info.channels)
+        rendered = overlapped(render(blocks, track, sr, info.channels), enhancer.num_threads, depth=4)
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
                                    input_meter):
             peak = max(peak, float(np.max(np.abs(block))))
@@ -72,7 +70,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
         "backend": str(enhancer.backend), "threads": enhancer.num_threads,
         "sample_rate": sr, "channels": info.channels, "frames": info.frames, "duration_s": info.duration_s,
         "format": writer.format, "subtype": writer.subtype,
-        "hop_s": hop / sr, "smoothing_s": smoothing_s, "windows": len(track.times_s),
+        "hop_s": hop / enhancer.analysis_rate, "smoothing_s": smoothing_s, "windows": len(track.times_s),
         "reference_lufs": round(reference.match.loudness_lufs, 2), **level,
         "output_peak_dbfs": round(20 * np.log10(max(peak, 1e-10)), 2),
         "seconds": round(elapsed, 3), "x_realtime": round(info.duration_s / elapsed, 1),

@@ -23,12 +23,13 @@ from ddsp_kernels.match import BandLevels, combine
 
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, RuntimeFailure
-from ..frontend import fit_window, log_mel
+from ..frontend import WindowLogMels, fit_window, log_mel
 from .analyser import Analyser
 from .level import level_stage
 from .matching import ReferenceMatch, ReferenceMeter, analytic_fit, match_features
+from .pipeline import overlapped
 from .render import BLOCK_S, render
-from .track import ParamTrack, array_blocks, check_hop, smooth_track, sliding_windows
+from .track import ParamTrack, analysis_windows, array_blocks, check_hop, smooth_track
 
 REFERENCE_ACTIVE_DB = 20.0  # reference windows this far below the loudest one are not candidates
 
@@ -55,53 +56,77 @@ class Enhancer(Analyser):
     """An ``Analyser`` that enhances whole signals: ``reference_features`` -> ``analyse`` -> ``render``, or all of
     it in memory with ``process``. Construction raises as ``Analyser`` does."""
 
+    def analysis_hop(self, hop_s: float) -> int:
+        """The hop between analysis windows in samples at the analysis rate: ``hop_s`` rounded to whole STFT hops
+        (at most one window), so that overlapping windows share their log-mel frames (``frontend.WindowLogMels``).
+        Raises ``InputError`` for a hop outside (0, window]."""
+        fe = self.front_end
+        check_hop(hop_s, fe.window_samples / self.analysis_rate)
+        steps = max(1, round(hop_s * self.analysis_rate / fe.hop_length))
+        return min(steps * fe.hop_length, fe.window_samples)
+
     def reference(self, blocks: Callable[[int], Iterable[np.ndarray]], sample_rate: int) -> Reference:
         """The :class:`Reference` of a signal given as ``blocks(n)``, a callable returning a fresh iterator over
-        consecutive ``n``-frame blocks (it is read twice: scoring and measuring, then the chosen window). Raises
+        consecutive ``n``-frame blocks (read twice: scoring and measuring, then up to the chosen window). Raises
         ``RuntimeFailure`` when the second reading differs from the first."""
         n = self.window_frames(sample_rate)
+        w = self.front_end.window_samples
         levels, spectra, meter = [], [], None
-        for _, window in sliding_windows(blocks(n), n, n):
-            mono = self.analysis_audio(window, sample_rate)
+
+        def measure(block):
+            nonlocal meter
             if meter is None:
-                meter = ReferenceMeter(sample_rate, 1 if window.ndim == 1 else window.shape[1], self.analysis_rate)
-            meter.add(window, mono)
+                meter = ReferenceMeter(sample_rate, 1 if block.ndim == 1 else block.shape[1], self.analysis_rate)
+            meter.add_native(block)
+
+        for _, mono in analysis_windows(blocks(n), sample_rate, self.analysis_rate, w, w, measure):
+            meter.add_analysis(mono)
             levels.append(10.0 * np.log10(np.mean(np.square(mono, dtype=np.float64)) + 1e-20))
             spectra.append(log_mel(fit_window(mono, self.front_end), self.front_end).mean(axis=0))
         levels = np.array(levels)
         chosen, active = most_typical_window(levels, np.array(spectra))
         match = meter.result()
-        for k, (start, window) in enumerate(sliding_windows(blocks(n), n, n)):
+        for k, (start, mono) in enumerate(analysis_windows(blocks(n), sample_rate, self.analysis_rate, w, w)):
             if k == chosen:
                 info = {"window": chosen, "windows": len(levels), "active_windows": active,
-                        "start_s": start / sample_rate, "duration_s": len(window) / sample_rate,
+                        "start_s": start / self.analysis_rate, "duration_s": len(mono) / self.analysis_rate,
                         "level_dbfs": round(float(levels[chosen]), 2),
                         "loudness_lufs": round(match.loudness_lufs, 2)}
-                return Reference(self.features(window, sample_rate), info, match)
+                return Reference(log_mel(fit_window(mono, self.front_end), self.front_end)[..., None], info, match)
         raise RuntimeFailure("the reference changed while it was being read")
 
-    def analyse(self, windows: Iterable[tuple[int, np.ndarray]], reference: Reference, sample_rate: int,
-                *, smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
-        """The parameter track of ``sliding_windows(...)`` of an input: one prediction per window, smoothed. A
-        correction model's corrections apply to one analytic fit of the input's and the reference's long-term spectra
-        (``matching.analytic_fit``), made when all windows are read.
-        ``progress(frames)`` is called with the frames each window advances."""
-        times, raw, done = [], [], 0
+    def analyse(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *, hop_s: float = HOP_S,
+                smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
+        """The parameter track of an input given as consecutive (frames, channels) blocks at ``sample_rate``: its
+        analysis windows (``track.analysis_windows``, every :meth:`analysis_hop`), one prediction per window,
+        smoothed. A correction model's corrections apply to one analytic fit of the input's and the reference's
+        long-term spectra (``matching.analytic_fit``, the input measured block by block at its own rate), made when
+        all windows are read. ``progress(frames)`` is called with the frames of each block."""
+        fe = self.front_end
+        times, raw = [], []
         levels = BandLevels(sample_rate)
         correction = self.output_kind == "correction"
-        for start, window in windows:
-            mono = self.analysis_audio(window, sample_rate)
-            features = log_mel(fit_window(mono, self.front_end), self.front_end)[..., None]
+        mels = WindowLogMels(fe)
+
+        def measure(block):
+            if correction:
+                levels.add(block)
+            if progress is not None:
+                progress(len(block))
+
+        windows = analysis_windows(blocks, sample_rate, self.analysis_rate, fe.window_samples,
+                                   self.analysis_hop(hop_s), measure)
+        for start, mono in overlapped(windows, self.num_threads):
+            if len(mono) == fe.window_samples:
+                features = mels.window(mono, start)[..., None]
+            else:  # a signal shorter than one window
+                features = log_mel(fit_window(mono, fe), fe)[..., None]
             if correction:
                 match = match_features(mono, self.analysis_rate, reference.match)
                 raw.append(self.invoke(features, reference.features, match))
-                levels.add(window)
             else:
                 raw.append(self.predict(features, reference.features))
-            times.append((start + len(window) / 2) / sample_rate)
-            if progress is not None:
-                progress(start + len(window) - done)
-            done = start + len(window)
+            times.append((start + len(mono) / 2) / self.analysis_rate)
         times = np.array(times)
         raw = np.array(raw, dtype=np.float32)
         if correction:
@@ -120,13 +145,11 @@ class Enhancer(Analyser):
         ref = ref[:, None] if ref.ndim == 1 else ref
         if len(frames) == 0 or len(ref) == 0:
             raise InputError("input and reference need at least one sample")
-        check_hop(hop_s, self.front_end.window_samples / self.analysis_rate)
+        self.analysis_hop(hop_s)
         reference_rate = reference_rate or sample_rate
         reference = self.reference(lambda n: array_blocks(ref, n), reference_rate)
         n = self.window_frames(sample_rate)
-        hop = min(n, max(1, round(hop_s * sample_rate)))
-        windows = sliding_windows(array_blocks(frames, n, n - hop), n, hop)
-        track = self.analyse(windows, reference, sample_rate, smoothing_s=smoothing_s)
+        track = self.analyse(array_blocks(frames, n), reference, sample_rate, hop_s=hop_s, smoothing_s=smoothing_s)
         block = max(1, round(BLOCK_S * sample_rate))
         out = np.concatenate(list(render(array_blocks(frames, block), track, sample_rate, frames.shape[1])))
         out = level_stage(out, sample_rate, reference.match.loudness_lufs, integrated_loudness(frames, sample_rate))

@@ -3,7 +3,7 @@ the reference's long-term band levels and loudness (once), each analysis window'
 fit the network's logit corrections apply to (``ddsp_kernels.match``).
 
 Two rates: the network's match features compare band levels at the analysis rate (24 kHz mono, as in training,
-``aebox_edge.frontend.clip_match_inputs``); the analytic fit compares them at the file's own rate, so that the EQ is
+``aebox_edge.frontend.match_difference``); the analytic fit compares them at the file's own rate, so that the EQ is
 fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a phone lost above 12 kHz, and the
 spectral centroid of the output depends on it). The reference is measured whole; the fit compares it with the
 input's long-term levels too (all of a file's analysis windows, or live all windows so far), so every window starts
@@ -21,6 +21,8 @@ import numpy as np
 from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, mean_square_lufs
 from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
+from ..frontend import match_difference
+
 
 @dataclass(frozen=True)
 class ReferenceMatch:
@@ -33,7 +35,9 @@ class ReferenceMatch:
 
 
 class ReferenceMeter:
-    """Accumulates a reference block by block: ``add(block, analysis_mono)`` then ``result()``."""
+    """Accumulates a reference block by block: ``add(block, analysis_mono)`` (or the two parts on their own,
+    ``add_native(block)`` and ``add_analysis(analysis_mono)``, when the analysis stream is cut differently) then
+    ``result()``."""
 
     def __init__(self, sample_rate: int, channels: int, analysis_rate: int):
         self._native = BandLevels(sample_rate)
@@ -41,9 +45,15 @@ class ReferenceMeter:
         self._loudness = LoudnessMeter(sample_rate, channels)
 
     def add(self, block: np.ndarray, analysis_mono: np.ndarray) -> None:
+        self.add_native(block)
+        self.add_analysis(analysis_mono)
+
+    def add_native(self, block: np.ndarray) -> None:
         self._native.add(block)
-        self._analysis.add(analysis_mono)
         self._loudness.process(block)
+
+    def add_analysis(self, analysis_mono: np.ndarray) -> None:
+        self._analysis.add(analysis_mono)
 
     def result(self) -> ReferenceMatch:
         return ReferenceMatch(self._native.levels_db(), self._native.spectra(), self._analysis.levels_db(),
@@ -52,8 +62,7 @@ class ReferenceMeter:
 
 def match_features(analysis_mono: np.ndarray, analysis_rate: int, reference: ReferenceMatch) -> np.ndarray:
     """The network's match features of one analysis window (its mono mix at the analysis rate)."""
-    return spectral_difference_db(band_levels_db(analysis_mono, analysis_rate),
-                                  reference.levels_analysis_db).astype(np.float32)
+    return match_difference(band_levels_db(analysis_mono, analysis_rate), reference.levels_analysis_db)
 
 
 def analytic_fit(input_levels: BandLevels, reference: ReferenceMatch) -> np.ndarray:

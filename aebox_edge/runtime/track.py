@@ -9,13 +9,15 @@ and interpolated linearly between window centres.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from ddsp_kernels import PARAM_SPEC
+from ddsp_kernels.signal import mono
 
 from ..errors import InputError
+from ..io.resample import Resampler
 
 @dataclasses.dataclass
 class ParamTrack:
@@ -29,7 +31,14 @@ class ParamTrack:
 
     def at(self, t_s: float) -> np.ndarray:
         """Normalized parameters at time ``t_s``: linear between window centres, held beyond the first and last."""
-        return np.array([np.interp(t_s, self.times_s, column) for column in self.smoothed.T], dtype=np.float32)
+        t = np.asarray(self.times_s, dtype=np.float64)
+        i = int(np.clip(np.searchsorted(t, t_s), 1, max(len(t) - 1, 1)))
+        if len(t) == 1 or t_s <= t[0]:
+            return np.array(self.smoothed[0], dtype=np.float32)
+        if t_s >= t[-1]:
+            return np.array(self.smoothed[-1], dtype=np.float32)
+        w = (t_s - t[i - 1]) / (t[i] - t[i - 1])
+        return ((1.0 - w) * self.smoothed[i - 1] + w * self.smoothed[i]).astype(np.float32)
 
     def to_json(self) -> dict:
         """JSON-able: times, ``params`` (smoothed, physical, name -> list per window), ``raw_normalized`` and
@@ -67,19 +76,41 @@ def array_blocks(x: np.ndarray, block_frames: int, overlap: int = 0) -> Iterator
         start += step
 
 
-def sliding_windows(blocks: Iterable[np.ndarray], window_frames: int, hop_frames: int
-                    ) -> Iterator[tuple[int, np.ndarray]]:
-    """(start frame, window) from blocks read with ``block_frames=window_frames, overlap=window_frames -
-    hop_frames``: windows every ``hop_frames``, the last one aligned to the end of the signal (a signal shorter
-    than one window gives one short window)."""
-    previous = None
-    for k, block in enumerate(blocks):
-        if len(block) < window_frames and previous is not None:
-            joined = np.concatenate([previous, block[window_frames - hop_frames:]])
-            yield (k - 1) * hop_frames + len(joined) - window_frames, joined[-window_frames:]
-            return
-        yield k * hop_frames, block
-        previous = block
+def analysis_windows(blocks: Iterable[np.ndarray], sample_rate: int, analysis_rate: int, window: int, hop: int,
+                     on_block: Callable[[np.ndarray], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, window) at the analysis rate of a signal given as consecutive (frames, channels) blocks at its own
+    rate: the blocks are mixed to mono and resampled once, as one stream (``io.resample.Resampler``), and cut into
+    windows of ``window`` samples every ``hop``, the last one aligned to the end of the stream; a stream shorter than
+    one window gives one short window. ``on_block(block)`` sees every block before its windows. Memory: one window
+    and one block."""
+    resampler = Resampler(sample_rate, analysis_rate) if sample_rate != analysis_rate else None
+    buffer, offset, next_start, last_end = np.zeros(0, np.float32), 0, 0, 0
+
+    def add(mono):
+        nonlocal buffer
+        buffer = np.concatenate([buffer, mono]) if len(buffer) else mono
+
+    for block in blocks:
+        if on_block is not None:
+            on_block(block)
+        block = np.asarray(block, dtype=np.float32)
+        mixed = mono(block)
+        add(resampler.process(mixed) if resampler is not None else mixed)
+        while next_start + window <= offset + len(buffer):
+            yield next_start, buffer[next_start - offset:next_start - offset + window]
+            last_end, next_start = next_start + window, next_start + hop
+        keep = max(0, min(next_start, offset + len(buffer) - window) - offset)  # the last window's worth
+        buffer, offset = buffer[keep:], offset + keep
+    if resampler is not None:
+        add(resampler.flush())
+    while next_start + window <= offset + len(buffer):
+        yield next_start, buffer[next_start - offset:next_start - offset + window]
+        last_end, next_start = next_start + window, next_start + hop
+    end = offset + len(buffer)
+    if end < window:
+        yield 0, buffer
+    elif last_end < end:
+        yield end - window, buffer[len(buffer) - window:]
 
 
 def check_hop(hop_s: float, window_s: float) -> None:

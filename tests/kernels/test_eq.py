@@ -45,7 +45,8 @@ def test_parametric_eq_filters_with_those_sections(rng):
     params = PARAM_SPEC.to_physical(rng.random(24))
     x = rng.standard_normal((4096, 2))
     bands = eq_bands(params)
-    np.testing.assert_allclose(parametric_eq(x, fs, bands), sosfilt(eq_sos(fs, bands), x, axis=0), atol=1e-12)
+    expected = sosfilt(eq_sos(fs, bands), x, axis=0)
+    np.testing.assert_allclose(parametric_eq(x, fs, bands), expected, atol=1e-7 * np.max(np.abs(expected)))
 
 
 @pytest.mark.parametrize("fs", [44100, 48000])

@@ -111,3 +111,14 @@ def test_channel_count_is_checked():
     limiter = TruePeakLimiter(RATE, 2)
     with pytest.raises(ValueError, match="channels|samples"):
         limiter.process(np.zeros((10, 3), np.float32))
+
+
+@pytest.mark.parametrize("n, size", [(1, 1), (10, 3), (961, 961), (5000, 961), (4096, 64)])
+def test_sliding_max_equals_scipy(n, size):
+    from scipy.ndimage import maximum_filter1d
+
+    from ddsp_kernels.signal import sliding_max
+
+    x = np.random.default_rng(n).standard_normal(n)
+    expected = maximum_filter1d(x, size)[size // 2:size // 2 + n - size + 1]
+    np.testing.assert_array_equal(sliding_max(x, size), expected)

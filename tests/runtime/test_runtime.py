@@ -15,28 +15,44 @@ from aebox_edge.io.audio import BlockReader
 from aebox_edge.errors import InputError, RuntimeFailure
 from aebox_edge.runtime.metadata import ModelMetadataError
 from aebox_edge.runtime.enhancer import Enhancer
-from aebox_edge.runtime.track import ParamTrack, array_blocks, sliding_windows, smooth_track
+from aebox_edge.io.resample import resample
+from aebox_edge.runtime.track import ParamTrack, analysis_windows, array_blocks, smooth_track
 from ddsp_kernels import PARAM_SPEC
 from support import REPO_ROOT, music, run_subprocess, write_audio
 
 
 @pytest.mark.parametrize("frames", [1, 999, 1000, 1001, 1250, 1500, 2501])
 @pytest.mark.parametrize("hop", [1, 300, 1000])
-def test_sliding_windows_from_a_file_equal_those_from_an_array(tmp_path, frames, hop):
-    x = np.arange(frames, dtype=np.float32)[:, None] / frames
+@pytest.mark.parametrize("block", [1000, 333])
+def test_analysis_windows_from_a_file_equal_those_from_an_array(tmp_path, frames, hop, block):
+    """Windows of the (mono, same-rate) stream, whatever the block size, the last one aligned to the end."""
+    x = np.stack([np.arange(frames), -np.arange(frames)], axis=1).astype(np.float32) / frames + 0.5
     path = write_audio(tmp_path / "ramp.wav", x, 24000, "FLOAT")
     n = 1000
-    with BlockReader(path, n, n - hop) as reader:
-        from_file = list(sliding_windows(reader, n, hop))
-    from_array = list(sliding_windows(array_blocks(x, n, n - hop), n, hop))
+    with BlockReader(path, block) as reader:
+        from_file = list(analysis_windows(reader, 24000, 24000, n, hop))
+    seen = []
+    from_array = list(analysis_windows(array_blocks(x, block), 24000, 24000, n, hop, seen.append))
+    assert sum(len(b) for b in seen) == frames
     assert [s for s, _ in from_file] == [s for s, _ in from_array]
+    mono = x.mean(axis=1)
     for (start, a), (_, b) in zip(from_file, from_array):
         np.testing.assert_array_equal(a, b)
-        np.testing.assert_array_equal(a, x[start:start + n])  # each window is the signal at its start
+        np.testing.assert_array_equal(a, mono[start:start + n])  # each window is the signal at its start
     starts = [s for s, _ in from_array]
     assert starts[0] == 0 and len(from_array[-1][1]) == min(n, frames)
     assert starts[-1] + len(from_array[-1][1]) == frames  # the last window ends with the signal
     assert all(0 < b - a <= hop for a, b in zip(starts, starts[1:]))
+
+
+def test_analysis_windows_resample_the_stream_once(rng):
+    """At another rate the windows are slices of one resampled stream (io.resample.resample of the mono mix)."""
+    x = rng.uniform(-0.5, 0.5, (44100 * 3 + 17, 2)).astype(np.float32)
+    stream = resample(x.mean(axis=1), 44100, 24000)
+    windows = list(analysis_windows(array_blocks(x, 4410), 44100, 24000, 24000, 12000))
+    assert windows[-1][0] + 24000 == len(stream)
+    for start, w in windows:
+        np.testing.assert_allclose(w, stream[start:start + 24000], atol=1e-6)
 
 
 def test_smooth_track_is_a_normalized_gaussian():
@@ -275,3 +291,30 @@ def test_info_names_the_backend_and_broken_installs(monkeypatch):
     assert "unusable aebox_broken_backend: AttributeError" in report and "aebox_no_such_module" not in report
     monkeypatch.setattr(backend, "BACKENDS", (("missing", "aebox_no_such_module", "Interpreter", "x"),))
     assert _backend() == "none (install ai-edge-litert)"
+
+
+def test_stream_analysis_equals_window_by_window_analysis(enhancer):
+    """The whole-file analysis (one resampled stream, shared log-mel frames) against each window resampled and
+    transformed on its own, as the file runner did before: the parameters agree within 0.01 normalized (the two
+    differ only near each window's edges, where a window resampled alone sees zeros)."""
+    from aebox_edge.frontend import fit_window, log_mel
+    from aebox_edge.runtime.matching import analytic_fit, match_features
+    from ddsp_kernels.match import BandLevels, combine
+
+    rate = 44100
+    x, ref = music(9.0, rate, 2, seed=3), music(4.0, rate, 2, seed=4)
+    reference = enhancer.reference(lambda n: array_blocks(ref, n), rate)
+    n = enhancer.window_frames(rate)
+    track = enhancer.analyse(array_blocks(x, n), reference, rate)
+    levels = BandLevels(rate)
+    for block in array_blocks(x, n):
+        levels.add(block)
+    analytic = analytic_fit(levels, reference.match)
+    assert len(track.times_s) == 7  # every 1.248 s, the last one aligned to the end
+    for t, streamed in zip(track.times_s, track.raw):
+        start = min(len(x) - n, round(t * rate) - n // 2)
+        mono = enhancer.analysis_audio(x[start:start + n], rate)
+        features = log_mel(fit_window(mono, enhancer.front_end), enhancer.front_end)[..., None]
+        alone = enhancer.invoke(features, reference.features,
+                                match_features(mono, enhancer.analysis_rate, reference.match))
+        np.testing.assert_allclose(streamed, combine(analytic, alone), atol=0.01)
