@@ -137,20 +137,24 @@ class TruePeakLimiter:
     def _true_peaks(self, buffer: np.ndarray, n: int) -> np.ndarray:
         """True peak (linked) of the sample interval ``[t, t + 1)`` of each arrival, ``t = arrival - HALF_TAPS``:
         the sample and the three fractional phases (float32; each output is one dot product of its own 24
-        samples, so it does not depend on the block). The phases are computed only when they can exceed the
-        ceiling: a phase is at most the L1 norm of its taps times the largest of its samples; below that bound
-        only the sample counts (both are below the ceiling, so the gain is the same)."""
+        samples, so it does not depend on the block). The phases are computed only where they can exceed the
+        ceiling: a phase is at most the L1 norm of its taps times the largest of its 24 samples (a sliding
+        maximum); below that bound only the sample counts (both are below the ceiling, so the gain is the same),
+        so an output below the ceiling costs a sliding maximum, not the interpolation."""
         history, span = self._history, self._taps.shape[1] - 1
         sample_peak = np.abs(buffer[:, 0])
         for c in range(1, self.channels):  # (a maximum over a short axis is slow in numpy)
             np.maximum(sample_peak, np.abs(buffer[:, c]), out=sample_peak)
         group = sample_peak[history - HALF_TAPS:history - HALF_TAPS + n]
-        if sample_peak[history - span:].max() * self._taps_l1 > self._ceiling:
-            x = buffer[history - span:].astype(np.float32)
+        recent = sample_peak[history - span:]  # output j interpolates recent[j:j + span + 1]
+        if recent.max() * self._taps_l1 > self._ceiling:
+            near = np.flatnonzero(sliding_max(recent, span + 1) * self._taps_l1 > self._ceiling)
+            group = group.copy()
+            x = buffer[history - span:]
             for c in range(self.channels):
-                windows = np.lib.stride_tricks.sliding_window_view(x[:, c], span + 1)  # (n, 24)
-                phases = np.abs(self._phase_matrix @ windows.T)  # (3, n)
-                group = np.maximum(group, phases.max(axis=0))
+                windows = np.lib.stride_tricks.sliding_window_view(x[:, c], span + 1)[near].astype(np.float32)
+                phases = np.abs(self._phase_matrix @ windows.T)  # (3, near)
+                group[near] = np.maximum(group[near], phases.max(axis=0))
         return group
 
     def _gain_db(self, peak: np.ndarray) -> np.ndarray | None:
