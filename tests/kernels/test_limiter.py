@@ -124,10 +124,12 @@ def test_sliding_max_equals_scipy(n, size):
     np.testing.assert_array_equal(sliding_max(x, size), expected)
 
 
-def test_interpolating_only_near_loud_samples_changes_nothing():
-    """The phases are computed only where the L1 bound says they can exceed the ceiling: sparse loud clicks in
-    quiet music give the same output as a limiter that interpolates every sample (bound disabled)."""
-    x = music(1.0, RATE, 2, seed=7, level=0.3)
+@pytest.mark.parametrize("level", [0.3, 1.5])
+def test_interpolating_only_near_loud_samples_changes_nothing(level):
+    """The phases are computed only where the L1 bound says they can exceed the ceiling (gathered where that is
+    a few samples, at 0.3; for all of a block where it is many, at 1.5): quiet or loud music with a few clicks
+    gives the same output as a limiter that interpolates every sample (bound disabled)."""
+    x = music(1.0, RATE, 2, seed=7, level=level)
     x[[5000, 5001, 20000, 33333]] = np.float32(1.5)  # a few samples well over the ceiling
     gated, everywhere = TruePeakLimiter(RATE, 2), TruePeakLimiter(RATE, 2)
     everywhere._taps_l1 = 1e30  # every sample's phases are computed (silence too)
