@@ -45,6 +45,7 @@ HALF_TAPS = 12
 KAISER_BETA = 6.0
 MIN_REDUCTION_DB = 1e-6
 _CHUNK = 8192
+_DENSE = 0.25  # above this share of samples near the ceiling the phases are computed for all of a block
 _FIXED_POINT = 2.0 ** 40  # reduction in dB -> int64 for the exact moving average (up to ~8000 dB over 1000 taps)
 _LOG_MIN_REDUCTION = float(np.log(MIN_REDUCTION_DB))
 _DB_TO_LOG = float(np.log(10.0) / 20.0)
@@ -137,20 +138,30 @@ class TruePeakLimiter:
     def _true_peaks(self, buffer: np.ndarray, n: int) -> np.ndarray:
         """True peak (linked) of the sample interval ``[t, t + 1)`` of each arrival, ``t = arrival - HALF_TAPS``:
         the sample and the three fractional phases (float32; each output is one dot product of its own 24
-        samples, so it does not depend on the block). The phases are computed only when they can exceed the
-        ceiling: a phase is at most the L1 norm of its taps times the largest of its samples; below that bound
-        only the sample counts (both are below the ceiling, so the gain is the same)."""
+        samples, so it does not depend on the block). The phases are computed only where they can exceed the
+        ceiling: a phase is at most the L1 norm of its taps times the largest of its 24 samples (a sliding
+        maximum); below that bound only the sample counts (both are below the ceiling, so the gain is the same),
+        so an output below the ceiling costs a sliding maximum, not the interpolation (gathered where the bound
+        is exceeded; for the whole block where that is more than ``_DENSE`` of it, as gathering would cost
+        more)."""
         history, span = self._history, self._taps.shape[1] - 1
         sample_peak = np.abs(buffer[:, 0])
         for c in range(1, self.channels):  # (a maximum over a short axis is slow in numpy)
             np.maximum(sample_peak, np.abs(buffer[:, c]), out=sample_peak)
         group = sample_peak[history - HALF_TAPS:history - HALF_TAPS + n]
-        if sample_peak[history - span:].max() * self._taps_l1 > self._ceiling:
+        recent = sample_peak[history - span:]  # output j interpolates recent[j:j + span + 1]
+        if recent.max() * self._taps_l1 > self._ceiling:
+            near = sliding_max(recent, span + 1) * self._taps_l1 > self._ceiling
+            where = None if near.mean() > _DENSE else np.flatnonzero(near)  # dense: every sample, no gather
+            group = group.copy()
             x = buffer[history - span:].astype(np.float32)
             for c in range(self.channels):
                 windows = np.lib.stride_tricks.sliding_window_view(x[:, c], span + 1)  # (n, 24)
-                phases = np.abs(self._phase_matrix @ windows.T)  # (3, n)
-                group = np.maximum(group, phases.max(axis=0))
+                if where is None:
+                    np.maximum(group, np.abs(self._phase_matrix @ windows.T).max(axis=0), out=group)
+                else:
+                    phases = np.abs(self._phase_matrix @ windows[where].T)  # (3, near)
+                    group[where] = np.maximum(group[where], phases.max(axis=0))
         return group
 
     def _gain_db(self, peak: np.ndarray) -> np.ndarray | None:

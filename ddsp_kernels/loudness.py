@@ -95,14 +95,18 @@ class LoudnessMeter:
         self._steps: list[float] = []  # channel-summed mean square of each 100 ms step
 
     def process(self, block) -> None:
-        x = np.asarray(block, dtype=np.float64)
+        """Meter ``block``. Float32 audio is K-weighted as float32 (``iir.BlockFilter``: the state moves in
+        float64, the within-chunk convolution in float32; each 100 ms mean square within 1e-7 of float64's, the
+        loudness within 1e-6 LU), anything else as float64; the squares are summed in float64."""
+        x = np.asarray(block)
+        x = x if x.dtype == np.float32 else x.astype(np.float64)
         x = x[:, None] if x.ndim == 1 else x
         if x.ndim != 2 or x.shape[1] != self.channels:
             raise ValueError(f"expected audio shaped (samples, {self.channels}), got {np.shape(block)}")
         if x.shape[0] == 0:
             return
         y, self._zi = self._filter.filter(x, self._zi)
-        energy = channel_sum(y * y)
+        energy = channel_sum(np.square(y, dtype=np.float64))
         i = 0
         while i < energy.size:
             take = min(self._step - self._partial_n, energy.size - i)

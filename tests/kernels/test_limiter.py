@@ -122,3 +122,18 @@ def test_sliding_max_equals_scipy(n, size):
     x = np.random.default_rng(n).standard_normal(n)
     expected = maximum_filter1d(x, size)[size // 2:size // 2 + n - size + 1]
     np.testing.assert_array_equal(sliding_max(x, size), expected)
+
+
+@pytest.mark.parametrize("level", [0.3, 1.5])
+def test_interpolating_only_near_loud_samples_changes_nothing(level):
+    """The phases are computed only where the L1 bound says they can exceed the ceiling (gathered where that is
+    a few samples, at 0.3; for all of a block where it is many, at 1.5): quiet or loud music with a few clicks
+    gives the same output as a limiter that interpolates every sample (bound disabled)."""
+    x = music(1.0, RATE, 2, seed=7, level=level)
+    x[[5000, 5001, 20000, 33333]] = np.float32(1.5)  # a few samples well over the ceiling
+    gated, everywhere = TruePeakLimiter(RATE, 2), TruePeakLimiter(RATE, 2)
+    everywhere._taps_l1 = 1e30  # every sample's phases are computed (silence too)
+    y = stream(gated, x, [4410, 777])
+    assert gated.max_reduction_db > 1.0  # the clicks are limited: the test can fail
+    np.testing.assert_allclose(y, stream(everywhere, x, [4410, 777]), rtol=0, atol=1e-6)
+    assert gated.max_reduction_db == pytest.approx(everywhere.max_reduction_db, abs=1e-6)

@@ -130,3 +130,24 @@ def test_batched_fit_with_spectra_equals_one_by_one():
     batched = analytic_params(diffs, SR, *spectra)
     single = [analytic_params(diffs[i], SR, spectra[0][i], spectra[1][i]) for i in (0, 1)]
     np.testing.assert_allclose(batched, np.stack(single), atol=1e-6)
+
+
+def test_band_level_spectra_equal_welch_by_definition():
+    """``BandLevels.spectra`` (its sums as products) equals the definition frame by frame: the mean ``|rfft|^2``
+    of Hann frames of ``N_FFT`` at 50 % overlap per block, and the mean of each frame's magnitude over its sum
+    (a silent frame counts as zeros), to 1e-12 relative."""
+    from ddsp_kernels.match import N_FFT, BandLevels
+
+    x = np.concatenate([_pink(SR, 1), np.zeros(3 * N_FFT)])  # the silent frames must not divide by zero
+    blocks = [x[:9000], x[9000:]]
+    power, shape, frames = 0.0, 0.0, 0
+    for block in blocks:
+        for start in range(0, len(block) - N_FFT + 1, N_FFT // 2):
+            magnitude = np.abs(np.fft.rfft(block[start:start + N_FFT] * np.hanning(N_FFT)))
+            power = power + magnitude ** 2
+            shape = shape + (magnitude / magnitude.sum() if magnitude.sum() > 0 else 0.0)
+            frames += 1
+    levels = BandLevels(SR)
+    for block in blocks:
+        levels.add(block)
+    np.testing.assert_allclose(levels.spectra(), np.stack([power, shape]) / frames, rtol=1e-12, atol=0)
