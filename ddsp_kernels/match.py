@@ -59,12 +59,14 @@ def _hann(n: int) -> np.ndarray:
 
 class BandLevels:
     """Long-term third-octave band levels accumulated over blocks of audio at ``sample_rate`` (Welch frames do not
-    straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block."""
+    straddle blocks; a block shorter than ``N_FFT`` is one zero-padded frame). :func:`band_levels_db` is one block.
+    With ``spectra=False`` only the power is kept (no :meth:`spectra`: the per-window levels need no moments)."""
 
-    def __init__(self, sample_rate: float):
+    def __init__(self, sample_rate: float, spectra: bool = True):
         self.sample_rate = float(sample_rate)
         self._power = np.zeros(N_FFT // 2 + 1)
-        self._shape = np.zeros(N_FFT // 2 + 1)  # sum over frames of each frame's magnitude / its sum
+        # sum over frames of each frame's magnitude / its sum (None: not kept)
+        self._shape = np.zeros(N_FFT // 2 + 1) if spectra else None
         self._frames = 0
         self._energy, self._samples = 0.0, 0
 
@@ -77,10 +79,15 @@ class BandLevels:
             self._samples += x.size
             n = min(N_FFT, x.size)
             frames = np.lib.stride_tricks.sliding_window_view(x, n)[::max(n // 2, 1)] * _hann(n)
-            magnitude = np.abs(np.fft.rfft(frames, n=N_FFT, axis=-1))
-            self._power += np.sum(magnitude * magnitude, axis=0)
-            total = magnitude.sum(axis=-1, keepdims=True)
-            self._shape += np.sum(np.divide(magnitude, total, out=np.zeros_like(magnitude), where=total > 0), axis=0)
+            spec = np.fft.rfft(frames, n=N_FFT, axis=-1)
+            if self._shape is None:
+                self._power += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
+            else:
+                magnitude = np.abs(spec)
+                self._power += np.sum(magnitude * magnitude, axis=0)
+                total = magnitude.sum(axis=-1, keepdims=True)
+                self._shape += np.sum(np.divide(magnitude, total, out=np.zeros_like(magnitude), where=total > 0),
+                                      axis=0)
             self._frames += len(frames)
         return self
 
@@ -95,7 +102,9 @@ class BandLevels:
         """What the fit's spectral moments need, (2, ``N_FFT // 2 + 1``): the long-term power spectrum
         (:meth:`power`) and the mean over frames of each frame's magnitude spectrum divided by its sum (so that
         every frame counts alike, as in the mean spectral centroid over frames). Raises ValueError if no audio was
-        added."""
+        added or the spectra are not kept."""
+        if self._shape is None:
+            raise ValueError("these band levels keep no spectra (BandLevels(..., spectra=False))")
         return np.stack([self.power(), self._shape / self._frames])
 
     def mean_square(self) -> float:
@@ -126,7 +135,7 @@ class BandLevels:
 def band_levels_db(audio, sample_rate: float) -> np.ndarray:
     """Long-term power in third-octave bands at ``BAND_CENTRES_HZ`` in dB of audio (samples,) or (samples,
     channels) (:class:`BandLevels` of one block). Raises ValueError for empty audio."""
-    return BandLevels(sample_rate).add(audio).levels_db()
+    return BandLevels(sample_rate, spectra=False).add(audio).levels_db()
 
 
 def spectral_difference_db(input_levels_db, reference_levels_db, limit_db: float = MAX_DIFF_DB) -> np.ndarray:

@@ -41,7 +41,7 @@ class ReferenceMeter:
 
     def __init__(self, sample_rate: int, channels: int, analysis_rate: int):
         self._native = BandLevels(sample_rate)
-        self._analysis = BandLevels(analysis_rate)
+        self._analysis = BandLevels(analysis_rate, spectra=False)
         self._loudness = LoudnessMeter(sample_rate, channels)
 
     def add(self, block: np.ndarray, analysis_mono: np.ndarray) -> None:

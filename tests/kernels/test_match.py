@@ -151,3 +151,13 @@ def test_band_level_spectra_equal_welch_by_definition():
     for block in blocks:
         levels.add(block)
     np.testing.assert_allclose(levels.spectra(), np.stack([power, shape]) / frames, rtol=1e-12, atol=0)
+
+
+def test_levels_without_spectra_equal_and_refuse_spectra():
+    from ddsp_kernels.match import BandLevels
+
+    x = _pink(SR * 2, 8)
+    full, lean = BandLevels(SR).add(x), BandLevels(SR, spectra=False).add(x)
+    np.testing.assert_allclose(lean.levels_db(), full.levels_db(), atol=1e-9)
+    with pytest.raises(ValueError, match="no spectra"):
+        lean.spectra()
