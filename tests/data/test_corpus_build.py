@@ -117,6 +117,18 @@ def test_excerpts_line_up_with_their_index(built):
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
+def test_excerpt_split_train_gives_a_tuning_set_of_training_songs(built, tmp_path):
+    """``--excerpt-split train``: excerpts of train songs only (choices made on them leave the val ones unseen)."""
+    corpus, manifest, _, _ = built
+    options = CorpusOptions(patches_per_song=1, excerpts=2, excerpt_seconds=2.0, excerpt_split="train")
+    build_corpus_dataset(str(tmp_path / "dev"), str(corpus), DataConfig(seed=3, shard_size=4), options, workers=1)
+    items = json.load(open(tmp_path / "dev" / "excerpts" / "excerpts.json"))["items"]
+    train = {e["song"] for e in manifest["entries"] if e["kind"] == "music" and e["split"] == "train"}
+    assert items and {item["song"] for item in items} <= train
+    with pytest.raises(InputError, match="excerpt-split"):
+        CorpusOptions(excerpt_split="test")
+
+
 def test_same_seed_same_bytes_for_any_worker_count(built, tmp_path):
     corpus, _, out, _ = built
     again = tmp_path / "again"
