@@ -281,24 +281,16 @@ def match_difference(input_levels_db, reference_levels_db):
     return spectral_difference_db(input_levels_db, reference_levels_db).astype(np.float32)
 
 
-def match_inputs(input_levels, reference_levels):
-    """A correction analyser's match inputs from the long-term spectra (``ddsp_kernels.match.BandLevels``, one per
-    clip) of input and reference: ``(match_features, analytic01)``, the spectral difference curves (clips, bands)
-    and the analytic fits of all 24 normalized parameters (clips, 24), both float32 (``ddsp_kernels.match``)."""
-    from ddsp_kernels.match import FIT_LIMIT_DB, analytic_params, spectral_difference_db
-
-    a, b = (np.stack([levels.levels_db() for levels in side]) for side in (input_levels, reference_levels))
-    spectra = (np.stack([levels.spectra() for levels in side]) for side in (input_levels, reference_levels))
-    fitted = spectral_difference_db(a, b, FIT_LIMIT_DB)
-    return (match_difference(a, b),
-            analytic_params(fitted, input_levels[0].sample_rate, *spectra).astype(np.float32))
-
-
 def clip_match_inputs(input_audio, reference_audio, config):
-    """:func:`match_inputs` of batches of clips (batch, samples) at ``config.sample_rate``, each clip measured
-    whole (``fit_window``), as training, evaluation and export calibration feed a correction analyser."""
-    from ddsp_kernels.match import BandLevels
+    """A correction analyser's match inputs for batches of clips (batch, samples) at ``config.sample_rate``, each
+    clip measured whole (``fit_window``), as training, evaluation and export calibration feed it:
+    ``(match_features, analytic01)``, the spectral difference curves (clips, bands) and the analytic fits of all 24
+    normalized parameters (clips, 24) from the clips' long-term spectra, both float32 (``ddsp_kernels.match``)."""
+    from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, spectral_difference_db
 
     levels = [[BandLevels(config.sample_rate).add(fit_window(a, config)) for a in np.atleast_2d(batch)]
               for batch in (input_audio, reference_audio)]
-    return match_inputs(*levels)
+    a, b = (np.stack([side.levels_db() for side in sides]) for sides in levels)
+    spectra = (np.stack([side.spectra() for side in sides]) for sides in levels)
+    analytic = analytic_params(spectral_difference_db(a, b, FIT_LIMIT_DB), config.sample_rate, *spectra)
+    return match_difference(a, b), analytic.astype(np.float32)

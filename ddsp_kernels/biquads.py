@@ -47,3 +47,12 @@ def rbj_sos(kind: str, freq_hz, gain_db, q, sample_rate: float) -> np.ndarray:
     a0 = a[0]
     return np.stack(np.broadcast_arrays(b[0] / a0, b[1] / a0, b[2] / a0, np.ones_like(a0), a[1] / a0, a[2] / a0),
                     axis=-1)
+
+
+def sos_response(sos, freqs_hz, sample_rate: float) -> np.ndarray:
+    """Complex frequency response of second-order sections ``sos`` (..., 6) at ``freqs_hz`` (the transfer function
+    ``(b0 + b1 z^-1 + b2 z^-2) / (a0 + a1 z^-1 + a2 z^-2)`` on the unit circle): (..., len(freqs))."""
+    sos = np.asarray(sos)
+    z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
+    b, a = sos[..., None, :3], sos[..., None, 3:]
+    return (b[..., 0] + b[..., 1] * z + b[..., 2] * z * z) / (a[..., 0] + a[..., 1] * z + a[..., 2] * z * z)

@@ -10,8 +10,8 @@ dB by weighted projected Levenberg-Marquardt in the normalized parameter space (
 band stays near it. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), the fit also
 matches two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude
 spectrum, averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most)
-and the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio matched the plain RMS
-level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
+and the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this
+ratio matched the plain RMS level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
 ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
 """
 
@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from .biquads import rbj_sos
+from .biquads import rbj_sos, sos_response
 from .loudness import k_weighting_sos
 from .signal import mono
 from .spec import BANDS, PARAM_SPEC
@@ -155,28 +155,16 @@ def eq_response_db(eq01: np.ndarray, sample_rate: float, freqs_hz=BAND_CENTRES_H
     """Magnitude response in dB of the 6-band EQ at ``freqs_hz`` for normalized EQ values ``eq01`` (..., 18) in
     the order ``<band>_gain_db, <band>_freq_hz, <band>_q`` per band of ``BANDS``; returns (..., len(freqs))."""
     eq01 = np.asarray(eq01, dtype=np.float64)
-    z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
     total = 0.0
     for i, band in enumerate(BANDS):
         phys = [PARAM_SPEC[_EQ_NAMES[3 * i + k]].to_physical(eq01[..., 3 * i + k]) for k in range(3)]
-        sos = rbj_sos(band.kind, phys[1], phys[0], phys[2], sample_rate)
-        b, a = sos[..., None, :3], sos[..., None, 3:]
-        h = (b[..., 0] + b[..., 1] * z + b[..., 2] * z * z) / (a[..., 0] + a[..., 1] * z + a[..., 2] * z * z)
+        h = sos_response(rbj_sos(band.kind, phys[1], phys[0], phys[2], sample_rate), freqs_hz, sample_rate)
         total = total + 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))
     return total
 
 
 def _flat_eq01() -> np.ndarray:
     return PARAM_SPEC.to_normalized(PARAM_SPEC.neutral())[_EQ_INDEX]
-
-
-def _sos_power(sos: np.ndarray, freqs_hz: np.ndarray, sample_rate: float) -> np.ndarray:
-    """``|H|^2`` of second-order sections ``[b0, b1, b2, 1, a1, a2]`` at ``freqs_hz``."""
-    z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
-    h = np.ones(z.shape, dtype=complex)
-    for b0, b1, b2, a0, a1, a2 in sos:
-        h *= (b0 + b1 * z + b2 * z * z) / (a0 + a1 * z + a2 * z * z)
-    return np.abs(h) ** 2
 
 
 MOMENT_BANDS_PER_OCTAVE = 12  # the fit evaluates the EQ's response once per 1/12 octave for the moments
@@ -193,7 +181,7 @@ def moment_sums(spectra, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.diff(group, prepend=-1))
     spectra = np.asarray(spectra, dtype=np.float64)
     p, shape = spectra[..., 0, :], spectra[..., 1, :]
-    k2 = _sos_power(k_weighting_sos(sample_rate), freqs, sample_rate)
+    k2 = np.abs(np.prod(sos_response(k_weighting_sos(sample_rate), freqs, sample_rate), axis=0)) ** 2
     terms = np.stack([shape * freqs, shape, p, p * k2], axis=-2)
     centres = 16.0 * 2.0 ** ((group[starts] + 0.5) / MOMENT_BANDS_PER_OCTAVE)
     return np.minimum(centres, sample_rate / 2), np.add.reduceat(terms, starts, axis=-1)
@@ -225,28 +213,32 @@ def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=No
     weight = np.sqrt(BAND_WEIGHTS)
     moments = input_spectra is not None and reference_spectra is not None
     if moments:
-        freqs, input_sums = moment_sums(input_spectra, sample_rate)
+        moment_freqs, input_sums = moment_sums(input_spectra, sample_rate)
         target = np.stack(spectral_moments(moment_sums(reference_spectra, sample_rate)[1]), axis=-1)  # (..., 2)
         usable = np.all(np.isfinite(target) & np.isfinite(np.stack(spectral_moments(input_sums), axis=-1)),
                         axis=-1, keepdims=True)
         scale = np.where(usable, np.array([CENTROID_WEIGHT / 100.0, ENERGY_WEIGHT]), 0.0)
         target = np.where(usable, target, 0.0)
 
+    bands = len(BAND_CENTRES_HZ)
+    freqs = np.asarray(BAND_CENTRES_HZ)
+    if moments:
+        freqs = np.concatenate([freqs, moment_freqs])  # one response evaluation for the curve and the moments
+        input_sums, scale, target = input_sums[..., None, :, :], scale[..., None, :], target[..., None, :]
+
     def residuals(t):
-        """(..., bands [+ 2]) weighted residuals of normalized EQ values ``t`` (..., 18)."""
-        r = weight * (eq_response_db(t, sample_rate) - diff[..., None, :] if t.ndim > diff.ndim
-                      else eq_response_db(t, sample_rate) - diff)
+        """(..., k, bands [+ 2]) weighted residuals of k sets of normalized EQ values ``t`` (..., k, 18)."""
+        response = eq_response_db(t, sample_rate, freqs)
+        r = weight * (response[..., :bands] - diff[..., None, :])
         if not moments:
             return r
-        sums = input_sums[..., None, :, :] if t.ndim > diff.ndim else input_sums
-        now = np.stack(spectral_moments(sums, eq_response_db(t, sample_rate, freqs)), axis=-1)
-        sc, tg = (scale[..., None, :], target[..., None, :]) if t.ndim > diff.ndim else (scale, target)
-        return np.concatenate([r, np.nan_to_num(sc * (now - tg))], axis=-1)
+        now = np.stack(spectral_moments(input_sums, response[..., bands:]), axis=-1)
+        return np.concatenate([r, np.nan_to_num(scale * (now - target))], axis=-1)
 
     def cost(t, r):
         return np.sum(r * r, axis=-1) + _PRIOR * diff.shape[-1] * np.sum((t - start) ** 2, axis=-1)
 
-    residual = residuals(theta)
+    residual = residuals(theta[..., None, :])[..., 0, :]
     current = cost(theta, residual)
     for _ in range(_ITERATIONS):
         jac = (residuals(theta[..., None, :] + step * eye) - residual[..., None, :]) / step  # (..., 18, residuals)
@@ -254,7 +246,7 @@ def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=No
         grad = jac @ residual[..., None] + _PRIOR * diff.shape[-1] * (theta - start)[..., None]
         lhs = jtj + damping[..., None, None] * np.diagonal(jtj, axis1=-2, axis2=-1)[..., None] * eye
         candidate = np.clip(theta - np.linalg.solve(lhs, grad)[..., 0], 0.0, 1.0)
-        cand_residual = residuals(candidate)
+        cand_residual = residuals(candidate[..., None, :])[..., 0, :]
         cand_cost = cost(candidate, cand_residual)
         better = cand_cost < current
         theta = np.where(better[..., None], candidate, theta)

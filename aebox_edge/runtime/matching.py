@@ -8,7 +8,7 @@ fitted up to the file's Nyquist frequency (a 24 kHz analysis cannot see what a p
 spectral centroid of the output depends on it). The reference is measured whole; the fit compares it with the
 input's long-term levels too (all of a file's analysis windows, or live all windows so far), so every window starts
 from one fit of the two long-term spectra and the network corrects it window by window. One fit per file costs
-about 20 ms; the long-term spectra make it steadier than fits of single 2.5 s windows (on the real-music validation
+about 30 ms; the long-term spectra make it steadier than fits of single 2.5 s windows (on the real-music validation
 excerpts MSD 20.2 against 20.5, SCE 1072 against 1074 Hz, without corrections).
 """
 
