@@ -105,6 +105,79 @@ def test_no_click_on_parameter_jump(p_from, p_to):
     assert click_db(p_from, p_to, -140.0) <= 3.0
 
 
+def test_hard_switch_would_click():
+    """The same measurement detects the click of switching parameters without the cross-fade."""
+    fs, block = 24000, 256
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * fs) / fs)).astype(np.float32)
+    chain = StreamingChain(fs, PARAM_SPEC.to_physical(np.full(24, 0.2)), ramp_ms=1e-3)
+    jump = fs // block * block
+    out = []
+    for pos in range(0, len(x), block):
+        if pos == jump:
+            chain.set_params(PARAM_SPEC.to_physical(np.full(24, 0.8)))
+        out.append(chain.process(x[pos:pos + block]))
+    y = np.concatenate(out).astype(np.float64)
+    floor = 1e-14 * np.sum(y**2)
+    around = max(hf_energy(y, fs, jump - 512, 2048), floor)
+    steady = max(hf_energy(y, fs, jump - fs // 2, 2048), hf_energy(y, fs, jump + fs, 2048), floor)
+    assert 10 * np.log10(around / steady) > 3.0
+
+
+def test_change_during_fade_starts_after_it(rng):
+    fs = 24000
+    a, b, c = (PARAM_SPEC.to_physical(rng.random(24)) for _ in range(3))
+    chain = StreamingChain(fs, a, ramp_ms=10.0)
+    chain.set_params(b)
+    chain.process(np.zeros(10, dtype=np.float32))
+    chain.set_params(c)
+    assert chain.params == {k: float(v) for k, v in c.items()}
+    chain.process(np.zeros(fs, dtype=np.float32))  # the first fade ends inside this block
+    chain.process(np.zeros(fs, dtype=np.float32))  # the pending change fades in here
+    x = (rng.standard_normal(fs) * 0.3).astype(np.float32)
+    fresh = StreamingChain(fs, c)
+    fresh.process(np.zeros(fs, dtype=np.float32))
+    np.testing.assert_allclose(chain.process(x), fresh.process(x), atol=1e-5)
+
+
+def _render_steps(direct_step, step, seconds=4.0, fs=44100, block=11025):
+    """A 2-channel bass + noise signal through a chain whose 24 parameters all move by ``step`` (normalized, random
+    signs) every ``block`` frames; returns the output and the frames of the updates."""
+    rng = np.random.default_rng(0)
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    x = (0.2 * np.sin(2 * np.pi * 110 * t)[:, None] + 0.1 * rng.standard_normal((n, 2))).astype(np.float32)
+    p = np.full(24, 0.5)
+    chain = StreamingChain(fs, PARAM_SPEC.to_physical(p), channels=2, direct_step=direct_step)
+    out = []
+    for pos in range(0, n, block):
+        if pos:
+            p = np.clip(p + step * rng.choice([-1.0, 1.0], 24), 0.0, 1.0)
+            chain.set_params(PARAM_SPEC.to_physical(p))
+            # a small change starts from the old state (no warm-up); a warmed-up one from its own
+            assert np.array_equal(chain._voice.zi, chain._fading.zi) == (direct_step > 0)
+        out.append(chain.process(x[pos:pos + block]))
+    return np.concatenate(out).astype(np.float64), list(range(block, n, block))
+
+
+def test_small_steps_without_warm_up_equal_warmed_up_ones():
+    """Small steps (up to DIRECT_STEP) cross-faded from the old state against the warm-up + cross-fade of each:
+    from 50 ms after an update the outputs are equal (below -100 dB of the peak); during those 50 ms they differ by
+    less than the step itself does (below -40 dB of the peak at DIRECT_STEP: a 0.48 dB gain step changes the
+    signal by 0.055, -25 dB)."""
+    from ddsp_kernels.chain import DIRECT_STEP
+
+    fs = 44100
+    direct, updates = _render_steps(DIRECT_STEP, 0.99 * DIRECT_STEP, fs=fs)
+    faded, _ = _render_steps(0.0, 0.99 * DIRECT_STEP, fs=fs)
+    settled = np.ones(len(direct), bool)
+    for u in updates:
+        settled[u:u + int(0.05 * fs)] = False
+    peak = np.max(np.abs(faded))
+    error = np.abs(direct - faded)
+    assert 20 * np.log10(np.max(error[settled]) / peak) < -100.0
+    assert 20 * np.log10(np.max(error) / peak) < -40.0
+
+
 @pytest.mark.parametrize("p_from", [0.2, 0.5, 0.8])
 def test_no_click_on_a_small_step(p_from):
     """The click measurement on a step of DIRECT_STEP (no warm-up: the new voice starts from the old state), with
