@@ -253,6 +253,26 @@ def test_golden_file_round_trip(model, enhancer, tmp_path):
         np.testing.assert_array_equal(golden.predict(enhancer, pair), expected)
 
 
+def test_shipped_golden_parameters_are_what_the_runtime_predicts():
+    """The shipped model's golden file (checked on the device by device_tests, which CI does not run) must follow
+    every change of the runtime's analysis: a stale one fails here, not first on a Pi."""
+    shipped = REPO_ROOT / "models" / defaults.DEFAULT_MODEL
+    sys.path.insert(0, str(REPO_ROOT / "device_tests"))
+    try:
+        import golden
+    finally:
+        sys.path.remove(str(REPO_ROOT / "device_tests"))
+    data = golden.load_golden(str(shipped))
+    assert data is not None, f"no golden file beside {shipped}: python device_tests/golden.py {shipped}"
+    enhancer = Enhancer(str(shipped))
+    assert str(data["sha256"]) == enhancer.metadata["sha256"]
+    for k, (pair, expected) in enumerate(zip(data["audio"], data["params"])):
+        got = golden.predict(enhancer, pair)
+        assert np.abs(got - expected).max() <= 1e-5, (
+            f"clip {k}: rewrite the golden file (python device_tests/golden.py {shipped}); "
+            f"{PARAM_SPEC.names[int(np.argmax(np.abs(got - expected)))]} moved")
+
+
 def test_device_path_imports_no_tensorflow(model, tmp_path):
     inp = write_audio(tmp_path / "in.wav", music(3.0, 48000, 2), 48000)
     ref = write_audio(tmp_path / "ref.wav", music(3.0, 48000, 2, seed=1), 48000)
