@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -194,7 +193,8 @@ from aebox_edge.io import audio
 write = audio.AtomicAudioWriter.write
 def slow(self, block):
     write(self, block)
-    time.sleep(0.2)
+    print("BLOCK WRITTEN", flush=True)  # the test signals now; the process waits for it, however loaded the box
+    time.sleep(120)
 audio.AtomicAudioWriter.write = slow
 from aebox_edge.cli import main
 sys.argv = ["aebox-edge", *sys.argv[1:]]
@@ -208,12 +208,11 @@ def test_sigterm_while_run_writes_its_output_leaves_nothing(model, files, tmp_pa
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, "run", str(files["input"]), "-r",
                              str(files["reference"]), "-o", str(out_dir / "out.wav"), "--model", str(model)],
                             cwd=REPO_ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(p.stat().st_size > 0 for p in out_dir.iterdir()):  # the temporary output has data in it
+    for line in proc.stdout:  # the first block of the output is written: its temporary file is there
+        if line.strip() == "BLOCK WRITTEN":
             break
-        time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()
+    assert [p.stat().st_size > 0 for p in out_dir.iterdir()] == [True]
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stderr
