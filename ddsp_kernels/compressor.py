@@ -54,8 +54,9 @@ def static_gain_db(level_db, threshold_db, ratio, knee_db):
 
 
 @lru_cache(maxsize=16)
-def _release_scales(log_alpha: float, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``aR**-k`` and ``aR**(k+1)`` for k < length (cached: streaming reuses them every block)."""
+def _scales(log_alpha: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``a**-k`` and ``a**(k+1)`` for k < length of a one-pole coefficient ``a = exp(-log_alpha)`` (the
+    release and the attack stage; cached: streaming reuses them every block)."""
     k = np.arange(length, dtype=np.float64)
     return np.exp(log_alpha * k), np.exp(-log_alpha * (k + 1.0))
 
@@ -64,7 +65,7 @@ def _release_stage(x_l: np.ndarray, alpha_r: float, y1_prev: float, out: np.ndar
     """Exact ``y1[n] = max(xL[n], aR y1[n-1] + (1 - aR) xL[n])`` into ``out``; returns the last y1."""
     log_alpha = -np.log(alpha_r)
     chunk = int(min(_MAX_CHUNK, max(1, _MAX_LOG_SCALE // max(log_alpha, 1e-12))))
-    grow, decay = _release_scales(log_alpha, chunk)
+    grow, decay = _scales(log_alpha, chunk)
     scan = np.empty(min(chunk, len(x_l)) + 1)
     for start in range(0, len(x_l), chunk):
         x = x_l[start:start + chunk]
@@ -90,7 +91,7 @@ def _attack_stage(x: np.ndarray, alpha_a: float, y_prev: float, out: np.ndarray)
     (chunked like the release stage so that the scale stays finite)."""
     log_alpha = -np.log(alpha_a)
     chunk = int(min(_MAX_CHUNK, max(1, _MAX_LOG_SCALE // max(log_alpha, 1e-12))))
-    grow, decay = _release_scales(log_alpha, chunk)
+    grow, decay = _scales(log_alpha, chunk)
     gain = (1.0 - alpha_a) / alpha_a  # grow[k] (1 - aA) / aA = (1 - aA) aA**-(k+1)
     for start in range(0, len(x), chunk):
         y = out[start:start + chunk]

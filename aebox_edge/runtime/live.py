@@ -27,6 +27,7 @@ import numpy as np
 
 from ddsp_kernels import PARAM_SPEC, StreamingChain
 from ddsp_kernels.match import BandLevels
+from ddsp_kernels.signal import mono
 
 from ..io import audio
 from ..io.atomic import check_outputs
@@ -52,16 +53,16 @@ class MonoRing:
     def full(self) -> bool:
         return self.written >= len(self._ring)
 
-    def write(self, mono: np.ndarray) -> None:
-        ring, n = self._ring, len(mono)
+    def write(self, samples: np.ndarray) -> None:
+        ring, n = self._ring, len(samples)
         with self._lock:
             if n >= len(ring):
-                ring[:] = np.roll(mono[n - len(ring):], (self.written + n) % len(ring))
+                ring[:] = np.roll(samples[n - len(ring):], (self.written + n) % len(ring))
             else:
                 pos = self.written % len(ring)
                 first = min(n, len(ring) - pos)
-                ring[pos:pos + first] = mono[:first]
-                ring[:n - first] = mono[first:]
+                ring[pos:pos + first] = samples[:first]
+                ring[:n - first] = samples[first:]
             self.written += n
 
     def last(self) -> np.ndarray:
@@ -138,7 +139,7 @@ class LiveEngine:
             self._applied = published[0]
             self._chain.set_params(published[1])
         outdata[:] = self._level.process(self._chain.process(indata), indata)
-        self._ring.write(indata.mean(axis=1) if self.channels > 1 else indata[:, 0])
+        self._ring.write(mono(indata))
         elapsed = time.perf_counter() - start
         self._callbacks.add(elapsed)
         self._late += elapsed > len(indata) / self.sample_rate
@@ -152,11 +153,11 @@ class LiveEngine:
         start = time.perf_counter()
         window = self.last_window()
         enhancer, reference = self.enhancer, self.reference
-        mono = enhancer.analysis_audio(window, self.sample_rate)
-        features = log_mel(fit_window(mono, enhancer.front_end), enhancer.front_end)[..., None]
+        analysis = enhancer.analysis_audio(window, self.sample_rate)
+        features = log_mel(fit_window(analysis, enhancer.front_end), enhancer.front_end)[..., None]
         if enhancer.output_kind == "correction":
             self._input_levels.add(window)  # the input's long-term spectrum so far
-            match = match_features(mono, enhancer.analysis_rate, reference.match)
+            match = match_features(analysis, enhancer.analysis_rate, reference.match)
             p = enhancer.predict(features, reference.features, match, analytic_fit(self._input_levels, reference.match))
         else:
             p = enhancer.predict(features, reference.features)

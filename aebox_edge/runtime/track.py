@@ -86,26 +86,23 @@ def analysis_windows(blocks: Iterable[np.ndarray], sample_rate: int, analysis_ra
     resampler = Resampler(sample_rate, analysis_rate) if sample_rate != analysis_rate else None
     buffer, offset, next_start, last_end = np.zeros(0, np.float32), 0, 0, 0
 
-    def add(mono):
-        nonlocal buffer
-        buffer = np.concatenate([buffer, mono]) if len(buffer) else mono
+    def add(mixed):
+        """Append ``mixed`` to the buffer and yield the windows it completes."""
+        nonlocal buffer, next_start, last_end
+        buffer = np.concatenate([buffer, mixed]) if len(buffer) else mixed
+        while next_start + window <= offset + len(buffer):
+            yield next_start, buffer[next_start - offset:next_start - offset + window]
+            last_end, next_start = next_start + window, next_start + hop
 
     for block in blocks:
         if on_block is not None:
             on_block(block)
-        block = np.asarray(block, dtype=np.float32)
-        mixed = mono(block)
-        add(resampler.process(mixed) if resampler is not None else mixed)
-        while next_start + window <= offset + len(buffer):
-            yield next_start, buffer[next_start - offset:next_start - offset + window]
-            last_end, next_start = next_start + window, next_start + hop
+        mixed = mono(np.asarray(block, dtype=np.float32))
+        yield from add(resampler.process(mixed) if resampler is not None else mixed)
         keep = max(0, min(next_start, offset + len(buffer) - window) - offset)  # the last window's worth
         buffer, offset = buffer[keep:], offset + keep
     if resampler is not None:
-        add(resampler.flush())
-    while next_start + window <= offset + len(buffer):
-        yield next_start, buffer[next_start - offset:next_start - offset + window]
-        last_end, next_start = next_start + window, next_start + hop
+        yield from add(resampler.flush())
     end = offset + len(buffer)
     if end < window:
         yield 0, buffer
