@@ -9,94 +9,169 @@ The cascade is one linear state-space system ``z' = A z + B x``, ``y = C z + D x
 state the sections' transposed-direct-form-II memories. The signal is cut into chunks of ``CHUNK`` samples; within
 a chunk the output is the zero-state response (a lower-triangular Toeplitz matrix of the impulse response) plus the
 zero-input response of the chunk's initial state (``C A^n``), and the chunk moves the state by
-``z -> A^L z + sum_k A^(L-1-k) B x[k]``. The initial states of all chunks follow from that linear recurrence by a
-parallel prefix (Hillis & Steele 1986: log2(chunks) matrix products), so the whole signal is a few matrix products
-(block-state filtering: Burrus, "Block realization of digital filters", IEEE Trans. Audio Electroacoust. 20(4),
-1972). Cost about ``CHUNK + 6 x order`` multiply-adds per sample, in BLAS.
+``z -> A^L z + sum_k A^(L-1-k) B x[k]`` (block-state filtering: Burrus, "Block realization of digital filters",
+IEEE Trans. Audio Electroacoust. 20(4), 1972). The initial states of all chunks follow from that linear recurrence
+in two levels: within groups of ``GROUP`` chunks from a zero state by one matrix product (a block-Toeplitz matrix
+of the powers of ``A^L``), across groups by a parallel prefix (Hillis & Steele 1986: log2(groups) products), then
+each group's start moved on to its chunks. So the whole signal is a few matrix products, about ``CHUNK +
+(3 + GROUP) x order`` multiply-adds per sample, in BLAS; for float32 audio the Toeplitz product runs in float32
+(nothing recurs in it), everything that moves the state in float64. Matrix entries that would be subnormal are
+flushed to zero (x86 computes on subnormals some 100 times slower).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 CHUNK = 64
+GROUP = 8
+_TINY = 1e-150    # matrix entries below this (float64) or _TINY32 (float32 copies) are 0: they add < 1e-150 of a state
+_TINY32 = 1e-30
 
 
 def state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """``(A, B, C, D)`` of a cascade of sections ``[b0, b1, b2, 1, a1, a2]`` (sections, 6), its state ordered as
-    ``scipy.signal.sosfilt``'s ``zi`` (section by section, then the two memories)."""
+    ``scipy.signal.sosfilt``'s ``zi`` (section by section, then the two memories).
+
+    Section ``s`` gets ``u_s = g_s z + e_s x`` and gives ``y_s = b0 u_s + z1_s`` (the next section's input), so
+    ``e_s = prod_{j<s} b0_j`` and ``g_s`` holds ``prod_{k<j<s} b0_j`` at the first memory of every earlier section
+    ``k``; its memories move by ``z1' = b1 u - a1 y + z2`` and ``z2' = b2 u - a2 y``."""
     sos = np.asarray(sos, dtype=np.float64)
-    order = 2 * len(sos)
-    a = np.zeros((order, order))
-    b = np.zeros(order)
-    u_z, u_x = np.zeros(order), 1.0  # the current section's input as a function of (state, x)
-    for s, (b0, b1, b2, _, a1, a2) in enumerate(sos):
-        i = 2 * s
-        y_z, y_x = b0 * u_z, b0 * u_x
-        y_z[i] += 1.0                  # y = b0 u + z1
-        a[i] = b1 * u_z - a1 * y_z     # z1' = b1 u - a1 y + z2
-        a[i, i + 1] += 1.0
-        b[i] = b1 * u_x - a1 * y_x
-        a[i + 1] = b2 * u_z - a2 * y_z  # z2' = b2 u - a2 y
-        b[i + 1] = b2 * u_x - a2 * y_x
-        u_z, u_x = y_z, y_x
-    return a, b, u_z, float(u_x)
+    sections = len(sos)
+    order = 2 * sections
+    b1, b2, a1, a2 = (sos[:, k][:, None] for k in (1, 2, 4, 5))
+    gains = sos[:, 0].tolist()
+    g_rows, e = [[0.0] * sections], [1.0]  # g_s at the first memories (its only non-zero entries), e_s
+    for s in range(sections):
+        g_rows.append([v * gains[s] for v in g_rows[-1][:s]] + [1.0] + [0.0] * (sections - s - 1))
+        e.append(e[-1] * gains[s])
+    g = np.zeros((sections + 1, order))  # row s: g_s; the last row is C
+    g[:, 0::2] = g_rows
+    e = np.array(e)                       # the last one is D
+    a = np.empty((order, order))
+    a[0::2] = b1 * g[:-1] - a1 * g[1:]
+    a[1::2] = b2 * g[:-1] - a2 * g[1:]
+    a[np.arange(0, order, 2), np.arange(1, order, 2)] += 1.0
+    b = np.empty(order)
+    b[0::2] = b1[:, 0] * e[:-1] - a1[:, 0] * e[1:]
+    b[1::2] = b2[:, 0] * e[:-1] - a2[:, 0] * e[1:]
+    return a, b, g[-1].copy(), float(e[-1])
 
 
 class BlockFilter:
     """The chunk matrices of one cascade (``sos``, (sections, 6)); ``filter(x, zi)`` runs it. Build once per
     coefficient set."""
 
-    def __init__(self, sos: np.ndarray, chunk: int = CHUNK):
+    def __init__(self, sos: np.ndarray, chunk: int = CHUNK, group: int = GROUP):
         a, b, c, d = state_space(sos)
-        self.order, self.chunk = a.shape[0], chunk
-        powers = np.empty((chunk + 1, self.order, self.order))  # A^n, n = 0..chunk, by doubling
-        powers[0] = np.eye(self.order)
-        powers[1] = a
-        m = 2
-        while m <= chunk:
-            count = min(m, chunk + 1 - m)
-            np.matmul(powers[m - 1] @ a, powers[:count], out=powers[m:m + count])
-            m += count
-        self._powers = powers
-        self._observe = c @ self._powers[:chunk]                # (chunk, order): C A^n
-        h = np.concatenate([[d], self._observe[:-1] @ b])      # impulse response h[0] = D, h[m] = C A^(m-1) B
-        idx = np.arange(chunk)
-        lag = idx[:, None] - idx[None, :]
-        self._toeplitz_t = np.where(lag >= 0, h[np.clip(lag, 0, None)], 0.0).T  # (chunk, chunk), transposed
-        self._toeplitz_t32 = self._toeplitz_t.astype(np.float32)
-        self._inject = (self._powers[chunk - 1::-1] @ b).T       # (order, chunk): A^(L-1-k) B
-        self._prefix = [self._powers[chunk].T]                  # (A^L)^(2^j), transposed, as the scan needs them
+        order = a.shape[0]
+        self.order, self.chunk, self.group = order, chunk, group
+        self._a = a
+        observe = _orbit(c, a, chunk)                           # (chunk, order): row n is C A^n
+        impulse = _orbit(b, a.T, chunk)                         # (chunk, order): row n is (A^n B)^T
+        self._observe_t = np.ascontiguousarray(observe.T)
+        h = np.concatenate([[d], observe[:-1] @ b])            # impulse response h[0] = D, h[m] = C A^(m-1) B
+        self._toeplitz_t = np.concatenate([np.zeros(chunk - 1), h])[_toeplitz_index(chunk)]  # row j: h[i - j]
+        self._toeplitz_t32 = _single(self._toeplitz_t)
+        self._inject_t = impulse[::-1].copy()                  # (chunk, order): row k is (A^(L-1-k) B)^T
+        self._tail = {chunk: _matrix_power(a, chunk).T}         # (A^r)^T of the last chunk's length r, as needed
+        # the chunk recurrence s' = s M + u on row vectors, M = (A^L)^T, and its powers M^0 .. M^group
+        steps = _orbit(np.eye(order), self._tail[chunk], group + 1).reshape(group + 1, order, order)
+        self._spread = steps[:group].transpose(1, 0, 2).reshape(order, group * order)  # [M^0 .. M^(G-1)]
+        lag = np.arange(group)[None, :] - np.arange(group)[:, None]
+        blocks = np.concatenate([steps[:group], np.zeros((1, order, order))])[np.where(lag >= 0, lag, group)]
+        self._within = blocks.transpose(0, 2, 1, 3).reshape(group * order, group * order)  # block (i, j): M^(j-i)
+        self._prefix = [_flushed(steps[group], _TINY)]        # (M^G)^(2^j), as the scan over groups needs them
 
     def filter(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Filter (samples, channels) along axis 0 from the state ``zi`` (sections, 2, channels); returns the output
         (float32 for float32 ``x``, else float64) and the final state (the layout of ``zi``, float64). The state
-        always moves in float64; for float32 audio the within-chunk convolution runs in float32 (its error stays
-        at float32's resolution: nothing recurs in it)."""
+        always moves in float64; for float32 audio the within-chunk products run in float32 (their error stays
+        at float32's resolution: nothing recurs in them)."""
         n, channels = x.shape
-        L = self.chunk
+        L, G, order = self.chunk, self.group, self.order
         chunks = max(1, -(-n // L))
+        groups = -(-chunks // G)
         single = x.dtype == np.float32
-        xc = np.zeros((channels, chunks * L), np.float32 if single else np.float64)
+        xc = np.zeros((channels, groups * G * L), np.float32 if single else np.float64)
         xc[:, :n] = x.T
-        xc = xc.reshape(channels, chunks, L)
-        starts = np.empty((channels, chunks + 1, self.order))
-        starts[:, 0] = zi.reshape(self.order, channels).T
-        starts[:, 1:] = xc @ self._inject.T                    # each chunk's input moves the state by this
+        xc = xc.reshape(channels, groups * G, L)
+        # each chunk's input moves the state by u = sum_k x[k] A^(L-1-k) B; within a group of G chunks, from a
+        # zero state at the group's start, the states after its chunks are one product (block (i, j): M^(j-i))
+        inject = xc @ self._inject_t                            # in float64 (the state moves in float64)
+        local = inject.reshape(channels, groups, G * order) @ self._within
+        # the states at the groups' starts: z[g + 1] = z[g] M^G + local[g, last]; a parallel prefix over groups
+        z = np.empty((channels, groups + 1, order))
+        z[:, 0] = zi.reshape(order, channels).T
+        z[:, 1:] = local[:, :, -order:]
         step = 1
-        while step <= chunks:                                  # starts[k] = A^(kL) zi + the inputs moved since
+        while step <= groups:
             j = step.bit_length() - 1
             if j == len(self._prefix):
-                self._prefix.append(self._prefix[-1] @ self._prefix[-1])
-            starts[:, step:] += starts[:, :-step] @ self._prefix[j]
+                self._prefix.append(_flushed(self._prefix[-1] @ self._prefix[-1], _TINY))
+            z[:, step:] += z[:, :-step] @ self._prefix[j]
             step *= 2
-        toeplitz = self._toeplitz_t32 if single else self._toeplitz_t
-        y = xc @ toeplitz
-        y += (starts[:, :chunks] @ self._observe.T).astype(y.dtype, copy=False)
+        # the state at each chunk's start: its group's start moved on, plus what the group's earlier chunks added
+        starts = z[:, :groups] @ self._spread
+        starts[:, :, order:] += local[:, :, :-order]
+        starts = starts.reshape(channels, groups * G, order)[:, :chunks]
+        y = xc[:, :chunks] @ (self._toeplitz_t32 if single else self._toeplitz_t)
+        np.add(y, starts @ self._observe_t, out=y, casting="unsafe")  # the zero-input response in float64
         y = y.reshape(channels, chunks * L)[:, :n].T
         r = n - (chunks - 1) * L                                # samples in the last chunk
-        last = starts[:, chunks - 1] @ self._powers[r].T + xc[:, -1, :r] @ self._inject[:, L - r:].T
+        if r not in self._tail:
+            self._tail[r] = _matrix_power(self._a, r).T
+        last = starts[:, -1] @ self._tail[r] + xc[:, chunks - 1, :r] @ self._inject_t[L - r:]
         return y, last.T.reshape(zi.shape)
+
+
+def _flushed(m: np.ndarray, tiny: float) -> np.ndarray:
+    """``m`` with the entries below ``tiny`` in magnitude set to 0: a decaying filter's high matrix powers
+    underflow toward subnormal numbers, on which x86 arithmetic is some 100 times slower, and contribute nothing."""
+    return np.where(np.abs(m) < tiny, 0.0, m)
+
+
+def _single(m: np.ndarray) -> np.ndarray:
+    """A float32 copy of a float64 matrix without subnormal entries (those below ``_TINY32`` become 0)."""
+    return _flushed(m, _TINY32).astype(np.float32)
+
+
+def _orbit(v: np.ndarray, a: np.ndarray, count: int) -> np.ndarray:
+    """``v a^n`` for n = 0 .. count - 1, stacked on a new first axis (v a vector or a matrix, a square), by
+    doubling: the first m rows times a^m give the next m (log2(count) products)."""
+    out = np.empty((count,) + v.shape)
+    out[0] = v
+    power, m = a, 1
+    while m < count:
+        k = min(m, count - m)
+        np.matmul(out[:k], power, out=out[m:m + k])
+        if m + k < count:
+            power = power @ power
+        m += k
+    return out
+
+
+def _matrix_power(a: np.ndarray, n: int) -> np.ndarray:
+    """``a^n`` by repeated squaring (n >= 0)."""
+    result, power = np.eye(a.shape[0]), a
+    while n:
+        if n & 1:
+            result = result @ power
+        n >>= 1
+        if n:
+            power = power @ power
+    return result
+
+
+@functools.lru_cache(maxsize=8)
+def _toeplitz_index(chunk: int) -> np.ndarray:
+    """Index of ``[0] * (chunk - 1) + h`` that gives the transposed lower-triangular Toeplitz matrix of ``h``."""
+    idx = np.arange(chunk)
+    index = np.clip(idx[None, :] - idx[:, None], -chunk + 1, None) + chunk - 1
+    index.flags.writeable = False
+    return index
 
 
 def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ soundfile format with bounded memory.
 Three streaming passes, never holding more than one analysis window and one DSP block of audio: the reference is
 scored window by window and its most typical active window analysed, its band levels and loudness measured
 (``Enhancer.reference``); the input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the
-input is read again block by block (metered on the way: the level stage caps the total gain over its loudness),
+input is read again block by block (from a spool written during the analysis when it is compressed, ``io.spool``,
+rather than decoded twice; metered on the way: the level stage caps the total gain over its loudness),
 processed by the DSP chain at its own rate and channels (``render.render``), brought to the reference's loudness
 and limited by the level stage (``level.level_matched``, through an unnamed temporary file) and written atomically
 (``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
@@ -13,6 +14,7 @@ never overwritten and an existing output (or ``--params-out`` file) needs ``forc
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Callable
 
@@ -23,6 +25,7 @@ from ddsp_kernels.loudness import LoudnessMeter
 from ..io import audio
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import check_outputs, write_json
+from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
 from .level import level_matched, metered
 from .pipeline import overlapped
@@ -48,14 +51,17 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
 
     reference = enhancer.reference(reference_blocks, ref_info.sample_rate)
     sr = info.sample_rate
-    blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
-    track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)
-
     peak, level = 0.0, {}
-    with writer:
+    with writer, contextlib.ExitStack() as stack:
+        blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
+        spool = stack.enter_context(Spool(info.channels)) if is_compressed(info.format, info.subtype) else None
+        if spool is not None:
+            blocks = spool.tee(blocks)
+        track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)
         block_frames = max(1, round(BLOCK_S * sr))
         input_meter = LoudnessMeter(sr, info.channels)
-        blocks = metered(audio.iter_blocks(input_path, block_frames), input_meter)
+        blocks = audio.iter_blocks(input_path, block_frames) if spool is None else spool.blocks(block_frames)
+        blocks = metered(blocks, input_meter)
         rendered = overlapped(render(blocks, track, sr, info.channels), enhancer.num_threads, depth=4)
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
                                    input_meter):

@@ -11,10 +11,9 @@ clips, whatever its format or subtype.
   a phone recording brought to its loudness needs as much; at 6 dB, on 80 excerpts of training songs, the outputs
   ended 0.6 LU further from the target than at 12 dB; beyond it a limiter audibly flattens the attacks; the
   output then ends below the reference's loudness, ``level_peak_limited`` in the summary).
-- Files: the chain's output is metered while it is rendered into an unnamed temporary file (raw float32 frames,
-  no header: nothing but this function reads it; deleted by the OS whatever happens), its integrated loudness and
-  sample peak give one gain, and the second pass scales it through the limiter into the output, the limiter's
-  delay removed (sample-aligned with the input). Memory stays flat; the extra cost is one write and read of
+- Files: the chain's output is metered while it is rendered into a spool (``io.spool``: raw float32 frames in an
+  unnamed temporary file), its integrated loudness and sample peak give one gain, and the second pass scales it
+  through the limiter into the output, the limiter's delay removed (sample-aligned with the input). Memory stays flat; the extra cost is one write and read of
   float32 audio (0.07 s for a 4-minute stereo song, in the page cache) and the limiter. Holding the output in
   memory instead would save about that much, but a bound that keeps a 20-minute run under 150 MB (64 MB) does
   not hold a 4-minute stereo song (85 MB of float32), so the file stays.
@@ -27,7 +26,6 @@ clips, whatever its format or subtype.
 
 from __future__ import annotations
 
-import tempfile
 from collections import deque
 from typing import Iterable, Iterator
 
@@ -35,6 +33,8 @@ import numpy as np
 
 from ddsp_kernels.limiter import CEILING_DBTP, TruePeakLimiter, true_peak_limit
 from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
+
+from ..io.spool import Spool
 
 MAX_LIMITING_DB = 12.0
 LIVE_WINDOW_S = 10.0
@@ -74,11 +74,11 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
     gain). ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``, ``level_peak_limited`` and,
     once the output is consumed, ``limiter_max_reduction_db``."""
     meter, peak = LoudnessMeter(sample_rate, channels), 0.0
-    with tempfile.TemporaryFile() as fh:
+    with Spool(channels) as spool:
         for block in blocks:
             meter.process(block)
             peak = max(peak, float(np.max(np.abs(block), initial=0.0)))
-            fh.write(memoryview(np.ascontiguousarray(block, dtype=np.float32)))
+            spool.write(block)
         loudness = meter.integrated()
         input_lufs = None if input_meter is None else input_meter.integrated()
         gain_db, limited = _peak_limited_gain_db(match_gain_db(loudness, reference_lufs, input_lufs=input_lufs),
@@ -89,10 +89,9 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
         gain = np.float32(10.0 ** (gain_db / 20.0))
         limiter = TruePeakLimiter(sample_rate, channels)
         skip = limiter.latency  # the limiter's delay: its first output frames precede the input
-        fh.seek(0)
-        buffer = np.empty((block_frames, channels), np.float32)
-        while read := fh.readinto(memoryview(buffer).cast("B")):
-            out = limiter.process(buffer[:read // buffer[0].nbytes] * gain)
+        for block in spool.blocks(block_frames):
+            block *= gain
+            out = limiter.process(block)
             if skip:
                 out, skip = out[skip:], max(0, skip - len(out))
             if len(out):
