@@ -89,10 +89,10 @@ class BandLevels:
                 self._power += np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
             else:
                 magnitude = np.abs(spec)
-                self._power += np.sum(magnitude * magnitude, axis=0)
-                total = magnitude.sum(axis=-1, keepdims=True)
-                self._shape += np.sum(np.divide(magnitude, total, out=np.zeros_like(magnitude), where=total > 0),
-                                      axis=0)
+                self._power += np.einsum("fb,fb->b", magnitude, magnitude)
+                total = magnitude.sum(axis=-1)
+                weights = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+                self._shape += weights @ magnitude  # the sum over frames of each frame's magnitude / its sum
             self._frames += len(frames)
         return self
 

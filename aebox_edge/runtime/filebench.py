@@ -1,14 +1,19 @@
 """``aebox-edge bench --file SONG --reference REF``: the whole-file path, stage by stage, and ``run`` end to end beside
 Matchering on the same song in the same run.
 
-Stages (each timed on its own over the whole song, in this process, in the order ``run`` does them): decode (the
-input read block by block, twice: analysis and rendering), resample (the mono mix to the analysis rate, one
-stream), log-mel (every analysis window, shared frames), invoke (one per window), DSP (the chain over every block
-with the smoothed parameter track) and encode (the output written in the input's format). End to end, ``aebox-edge
-run`` (with ``threads``; with 1 also with 2, the second core overlapping stages, ``pipeline``) and Matchering
-(``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child processes in turn,
-``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the median of ``run``'s
-walls over Matchering's.
+Stages (each timed on its own over the whole song, in this process, in the order ``run`` does them): reference
+(its windows scored, the chosen one analysed, its band levels and loudness measured), decode (the input read block
+by block for the analysis, then again for the rendering, or for a compressed input written to and read back from
+the spool), resample (the mono mix to the analysis rate, one stream), log-mel (every analysis window, shared
+frames), band levels (the input's long-term spectra at its own rate and every window's match features; a
+correction model's only), invoke (one per window), fit (the analytic fit, once; a correction model's only), DSP
+(the chain over every block with the smoothed parameter track), level (the input and the chain's output metered,
+the output spooled, scaled and limited) and encode (the output written in the input's format). End to end,
+``aebox-edge run`` (with ``threads``; with 1 also with 2, the second core overlapping stages, ``pipeline``) and
+Matchering (``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child processes
+in turn, ``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the median of
+``run``'s walls over Matchering's. What ``run``'s wall has beyond the stages (``unstaged_s``) is the process's start,
+its imports and the model's loading.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import time
 
 import numpy as np
 
+from ddsp_kernels.loudness import LoudnessMeter
+from ddsp_kernels.match import BandLevels
 from ddsp_kernels.signal import mono
 
 from ..defaults import HOP_S, SMOOTHING_S
@@ -28,12 +35,14 @@ from ..errors import InputError, check_positive_int
 from ..frontend import WindowLogMels
 from ..io import audio
 from ..io.resample import Resampler
+from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
+from .level import level_matched
+from .matching import analytic_fit, match_features
 from .render import BLOCK_S, render
-from .matching import match_features
 from .track import analysis_windows, array_blocks
 
-FILE_STAGES = ("decode", "resample", "log-mel", "invoke", "DSP", "encode")
+FILE_STAGES = ("reference", "decode", "resample", "log-mel", "band levels", "invoke", "fit", "DSP", "level", "encode")
 
 _MATCHERING = ("import sys, matchering as mg; mg.log(lambda *a: None); "
                "mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm16(sys.argv[3])])")
@@ -79,9 +88,20 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     memory here, unlike in ``run``)."""
     info = audio.info(song)
     sr, n = info.sample_rate, enhancer.window_frames(info.sample_rate)
-    ref = enhancer.reference(lambda k: audio.iter_blocks(reference, k), audio.info(reference).sample_rate)
+    times = {}
+    times["reference"], ref = _timed(lambda: enhancer.reference(lambda k: audio.iter_blocks(reference, k),
+                                                                audio.info(reference).sample_rate))
     decode, blocks = _timed(lambda: list(audio.iter_blocks(song, n)))
-    times = {"decode": 2 * decode}
+    if is_compressed(info.format, info.subtype):  # read back from the spool, not decoded twice
+        def spooled():
+            with Spool(info.channels) as spool:
+                for block in spool.tee(blocks):
+                    pass
+                for block in spool.blocks(max(1, round(BLOCK_S * sr))):
+                    pass
+        times["decode"] = decode + _timed(spooled)[0]
+    else:
+        times["decode"] = 2 * decode
     x = np.concatenate(blocks)
     del blocks
 
@@ -97,20 +117,40 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     mels = WindowLogMels(fe)
     times["log-mel"], features = _timed(lambda: [mels.window(w, s)[..., None] for s, w in windows])
     correction = enhancer.output_kind == "correction"
-    matches = [match_features(w, enhancer.analysis_rate, ref.match) if correction else None for _, w in windows]
+
+    def band_levels():
+        levels = BandLevels(sr)
+        for block in array_blocks(x, n):
+            levels.add(block)
+        return levels, [match_features(w, enhancer.analysis_rate, ref.match) for _, w in windows]
+
+    times["band levels"], (levels, matches) = (_timed(band_levels) if correction
+                                                else (0.0, (None, [None] * len(windows))))
     times["invoke"], _ = _timed(lambda: [enhancer.invoke(f, ref.features, m) for f, m in zip(features, matches)])
+    times["fit"] = _timed(lambda: analytic_fit(levels, ref.match))[0] if correction else 0.0
     track = enhancer.analyse(array_blocks(x, n), ref, sr, hop_s=hop_s, smoothing_s=smoothing_s)
     block_frames = max(1, round(BLOCK_S * sr))
     times["DSP"], rendered = _timed(lambda: list(render(array_blocks(x, block_frames), track, sr, info.channels)))
+    times["level"], leveled = _timed(lambda: _level(rendered, x, sr, info.channels, ref.match.loudness_lufs,
+                                                    block_frames))
     out = os.path.join(out_dir, "encoded" + os.path.splitext(song)[1])
 
     def encode():
         with audio.AtomicAudioWriter(out, sr, info.channels, like=info, overwrite=True) as writer:
-            for block in rendered:
+            for block in leveled:
                 writer.write(block)
 
     times["encode"], _ = _timed(encode)
     return times
+
+
+def _level(rendered: list, x: np.ndarray, sr: int, channels: int, reference_lufs: float, block_frames: int) -> list:
+    """The level stage as ``run`` does it: the input metered, the rendered blocks metered, spooled, scaled and
+    limited."""
+    input_meter = LoudnessMeter(sr, channels)
+    for block in array_blocks(x, block_frames):
+        input_meter.process(block)
+    return list(level_matched(iter(rendered), sr, channels, reference_lufs, block_frames, input_meter=input_meter))
 
 
 def run_file_bench(song: str, reference: str, *, model_path: str | None = None, threads: int = 1, pairs: int = 3,
@@ -146,6 +186,7 @@ def run_file_bench(song: str, reference: str, *, model_path: str | None = None, 
             if peer:
                 peers.append(_child(peer))
     result["run"] = _summary(runs, info.duration_s)
+    result["unstaged_s"] = round(result["run"]["wall_s"] - sum(stages.values()), 3)
     if runs_2:
         result["run_2_threads"] = _summary(runs_2, info.duration_s)
     if peers:
@@ -166,10 +207,10 @@ def format_file_report(r: dict) -> list[str]:
     """The report as text lines."""
     lines = [f"file: {r['file']} ({r['duration_s']:.1f} s, {r['sample_rate']} Hz, {r['channels']} channel(s), "
              f"{r['format']} {r['subtype']}); reference {r['reference']}; {r['threads']} thread(s)",
-             f"{'stage':<10}{'seconds':>9}{'x real time':>13}"]
+             f"{'stage':<12}{'seconds':>9}{'x real time':>13}"]
     for stage, s in r["stages_s"].items():
-        lines.append(f"{stage:<10}{s:>9.3f}{r['duration_s'] / max(s, 1e-9):>13.0f}")
-    lines.append(f"{'stages':<10}{sum(r['stages_s'].values()):>9.3f}{r['stages_x_realtime']:>13g}")
+        lines.append(f"{stage:<12}{s:>9.3f}{r['duration_s'] / max(s, 1e-9):>13.0f}")
+    lines.append(f"{'stages':<12}{sum(r['stages_s'].values()):>9.3f}{r['stages_x_realtime']:>13g}")
     for name in ("run", "run_2_threads", "matchering"):
         m = r.get(name)
         if m and "error" in m:
@@ -177,6 +218,7 @@ def format_file_report(r: dict) -> list[str]:
         elif m:
             lines.append(f"{name}: wall {m['wall_s']:.2f} s (median of {len(m['walls_s'])}), CPU {m['cpu_s']:.2f} s, "
                          f"peak RSS {m['peak_rss_mb']:.0f} MB, {m['x_realtime']:g} x real time")
+    lines.append(f"run beyond the stages (start, imports, model load): {r['unstaged_s']:.2f} s")
     if "ratio_to_matchering" in r:
         lines.append(f"run / Matchering wall: {r['ratio_to_matchering']:.3f}")
     return lines

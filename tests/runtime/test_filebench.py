@@ -27,6 +27,7 @@ def test_file_bench_reports_stages_run_and_matchering(model, song):
         assert m["wall_s"] > 0 and m["cpu_s"] > 0 and len(m["walls_s"]) == 1
         assert 10 < m["peak_rss_mb"] < 4096  # the child's own peak, not the benchmark's image
     assert r["ratio_to_matchering"] == pytest.approx(r["run"]["wall_s"] / r["matchering"]["wall_s"], rel=1e-2)
+    assert r["unstaged_s"] == pytest.approx(r["run"]["wall_s"] - sum(r["stages_s"].values()), abs=2e-3)
     text = "\n".join(format_file_report(r))
     assert "run / Matchering wall" in text and all(stage in text for stage in FILE_STAGES)
 
