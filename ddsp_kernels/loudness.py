@@ -27,6 +27,9 @@ SHORT_TERM_S = 3.0
 # the input's loudness, the boost cap applies to the total: output over input, EQ + compressor + level gain.
 MAX_BOOST_DB = 40.0
 MAX_CUT_DB = 30.0
+# a floored downmix reading is at least this far below what uncorrelated channels of the same power read: only
+# channels that cancel by more than 90 % in the downmix (one of them inverted) hit it
+DOWNMIX_FLOOR_DB = -10.0
 
 # BS.1770-4 pre-filter (shelf) and RLB high-pass as analog prototypes (f0, gain, Q), fitted to Table 1 at 48 kHz
 _SHELF_F0, _SHELF_GAIN_DB, _SHELF_Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
@@ -72,17 +75,26 @@ class LoudnessMeter:
 
     Memory grows by one float per 100 ms (27 kB an hour). A trailing part shorter than 100 ms is not counted.
 
+    With ``downmix`` the readings are the loudness of the mono downmix (the mean of the channels, as the paper's
+    metrics and Matchering measure a stereo signal; a mono file and the same audio as dual mono read alike); with
+    ``floored`` as well, a reading is at least ``DOWNMIX_FLOOR_DB`` below what uncorrelated channels of the same
+    power read (the channels' mean squares summed, over ``channels**2``: the channel sum minus 20 log10(channels)
+    dB), so that channels in opposite phase read as quiet stereo, not as the near-silence of their downmix.
+    Without ``downmix``, BS.1770's channel sum.
+
     Raises
     ------
     ValueError
         If ``sample_rate`` is not positive or a block's channel count changes.
     """
 
-    def __init__(self, sample_rate: float, channels: int = 1):
+    def __init__(self, sample_rate: float, channels: int = 1, downmix: bool = False, floored: bool = False):
         if not sample_rate > 0:
             raise ValueError(f"sample rate must be positive, got {sample_rate}")
         self.sample_rate = float(sample_rate)
         self.channels = int(channels)
+        self.downmix = bool(downmix)
+        self.floored = bool(floored)
         self._filter = BlockFilter(k_weighting_sos(sample_rate))
         self._step = max(1, int(round(STEP_S * sample_rate)))
         self.reset()
@@ -92,7 +104,7 @@ class LoudnessMeter:
         self._zi = np.zeros((2, 2, self.channels))
         self._partial = 0.0
         self._partial_n = 0
-        self._steps: list[float] = []  # channel-summed mean square of each 100 ms step
+        self._steps: list = []  # each 100 ms step's mean square: channel-summed, or downmix (and uncorrelated)
 
     def process(self, block) -> None:
         """Meter ``block``. Float32 audio is K-weighted as float32 (``iir.BlockFilter``: the state moves in
@@ -106,16 +118,26 @@ class LoudnessMeter:
         if x.shape[0] == 0:
             return
         y, self._zi = self._filter.filter(x, self._zi)
-        energy = channel_sum(np.square(y, dtype=np.float64))
+        power = channel_sum(np.square(y, dtype=np.float64))
+        if self.downmix and self.channels > 1:  # the downmix's mean square (and its floor)
+            mix = np.square(channel_sum(y), dtype=np.float64)
+            floor = power * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)
+            power = (np.stack([mix, floor], axis=1) if self.floored else mix) / self.channels ** 2
         i = 0
-        while i < energy.size:
-            take = min(self._step - self._partial_n, energy.size - i)
-            self._partial += float(energy[i:i + take].sum())
+        while i < len(power):
+            take = min(self._step - self._partial_n, len(power) - i)
+            self._partial = self._partial + power[i:i + take].sum(axis=0)
             self._partial_n += take
             i += take
             if self._partial_n == self._step:
                 self._steps.append(self._partial / self._step)
                 self._partial, self._partial_n = 0.0, 0
+
+    def _reading(self, last: int | None, read) -> float:
+        """``read`` of the last ``last`` steps (all with None); floored, the larger of the downmix's and the
+        uncorrelated channels' reading."""
+        steps = np.asarray(self._steps[-last:] if last else self._steps, dtype=np.float64)
+        return read(steps) if steps.ndim == 1 else max(read(steps[:, 0]), read(steps[:, 1]))
 
     def _blocks(self, steps: np.ndarray, per_block: int) -> np.ndarray:
         if steps.size < per_block:
@@ -131,30 +153,32 @@ class LoudnessMeter:
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS of everything processed; ``-inf`` for silence or under 400 ms."""
         per_block = int(round(BLOCK_S / STEP_S))
-        return gated_loudness(self._blocks(np.asarray(self._steps), per_block))
+        return self._reading(None, lambda steps: gated_loudness(self._blocks(steps, per_block)))
 
     def recent(self, seconds: float) -> float:
         """Gated loudness (LUFS) of the last ``seconds`` (BS.1770 gating over that span; ``-inf`` if silent)."""
-        steps = np.asarray(self._steps[-max(1, int(round(seconds / STEP_S))):])
-        return gated_loudness(self._blocks(steps, int(round(BLOCK_S / STEP_S))))
+        per_block = int(round(BLOCK_S / STEP_S))
+        return self._reading(max(1, int(round(seconds / STEP_S))),
+                             lambda steps: gated_loudness(self._blocks(steps, per_block)))
 
     def momentary(self, seconds: float = BLOCK_S) -> float:
         """Ungated loudness (LUFS) of the last ``seconds`` (400 ms: BS.1770's momentary loudness; at least one
         100 ms step); ``-inf`` before that much was processed."""
         n = max(1, int(round(seconds / STEP_S)))
-        steps = np.asarray(self._steps[-n:])
-        return float(mean_square_lufs(steps.mean())) if steps.size == n else float("-inf")
+        return self._reading(n, lambda steps: float(mean_square_lufs(steps.mean())) if steps.size == n
+                             else float("-inf"))
 
     def short_term(self) -> float:
         """Ungated loudness (LUFS) of the last 3 s (of all there is when shorter); ``-inf`` before 100 ms."""
-        steps = np.asarray(self._steps[-int(round(SHORT_TERM_S / STEP_S)):])
-        return float(mean_square_lufs(steps.mean())) if steps.size else float("-inf")
+        return self._reading(int(round(SHORT_TERM_S / STEP_S)), lambda steps: float(mean_square_lufs(steps.mean()))
+                             if steps.size else float("-inf"))
 
 
-def integrated_loudness(audio, sample_rate: float) -> float:
-    """BS.1770 integrated loudness (LUFS) of audio shaped (samples,) or (samples, channels); ``-inf`` if silent."""
+def integrated_loudness(audio, sample_rate: float, downmix: bool = False, floored: bool = False) -> float:
+    """BS.1770 integrated loudness (LUFS) of audio shaped (samples,) or (samples, channels) (of its downmix with
+    ``downmix``, see :class:`LoudnessMeter`); ``-inf`` if silent."""
     x = np.asarray(audio, dtype=np.float64)
-    meter = LoudnessMeter(sample_rate, 1 if x.ndim == 1 else x.shape[1])
+    meter = LoudnessMeter(sample_rate, 1 if x.ndim == 1 else x.shape[1], downmix, floored)
     meter.process(x)
     return meter.integrated()
 

@@ -20,14 +20,12 @@ from typing import Callable
 
 import numpy as np
 
-from ddsp_kernels.loudness import LoudnessMeter
-
 from ..io import audio
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import check_outputs, write_json
 from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
-from .level import level_matched, metered
+from .level import level_matched, level_meter, metered
 from .pipeline import overlapped
 from .render import BLOCK_S, render
 
@@ -59,7 +57,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
             blocks = spool.tee(blocks)
         track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)
         block_frames = max(1, round(BLOCK_S * sr))
-        input_meter = LoudnessMeter(sr, info.channels)
+        input_meter = level_meter(sr, info.channels)
         blocks = audio.iter_blocks(input_path, block_frames) if spool is None else spool.blocks(block_frames)
         blocks = metered(blocks, input_meter)
         rendered = overlapped(render(blocks, track, sr, info.channels), enhancer.num_threads, depth=4)

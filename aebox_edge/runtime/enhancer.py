@@ -18,14 +18,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ddsp_kernels.loudness import integrated_loudness
 from ddsp_kernels.match import BandLevels, combine
 
 from ..defaults import HOP_S, SMOOTHING_S
 from ..errors import InputError, RuntimeFailure
 from ..frontend import WindowLogMels, fit_window, log_mel
 from .analyser import Analyser
-from .level import level_stage
+from .level import level_loudness, level_stage
 from .matching import ReferenceMatch, ReferenceMeter, analytic_fit, match_features
 from .pipeline import overlapped
 from .render import BLOCK_S, render
@@ -152,5 +151,5 @@ class Enhancer(Analyser):
         track = self.analyse(array_blocks(frames, n), reference, sample_rate, hop_s=hop_s, smoothing_s=smoothing_s)
         block = max(1, round(BLOCK_S * sample_rate))
         out = np.concatenate(list(render(array_blocks(frames, block), track, sample_rate, frames.shape[1])))
-        out = level_stage(out, sample_rate, reference.match.loudness_lufs, integrated_loudness(frames, sample_rate))
+        out = level_stage(out, sample_rate, reference.match.loudness_lufs, level_loudness(frames, sample_rate))
         return (out[:, 0] if x.ndim == 1 else out), track

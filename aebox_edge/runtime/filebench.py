@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 
-from ddsp_kernels.loudness import LoudnessMeter
 from ddsp_kernels.match import BandLevels
 from ddsp_kernels.signal import mono
 
@@ -37,7 +36,7 @@ from ..io import audio
 from ..io.resample import Resampler
 from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
-from .level import level_matched
+from .level import level_matched, level_meter
 from .matching import analytic_fit, match_features
 from .render import BLOCK_S, render
 from .track import analysis_windows, array_blocks
@@ -147,7 +146,7 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
 def _level(rendered: list, x: np.ndarray, sr: int, channels: int, reference_lufs: float, block_frames: int) -> list:
     """The level stage as ``run`` does it: the input metered, the rendered blocks metered, spooled, scaled and
     limited."""
-    input_meter = LoudnessMeter(sr, channels)
+    input_meter = level_meter(sr, channels)
     for block in array_blocks(x, block_frames):
         input_meter.process(block)
     return list(level_matched(iter(rendered), sr, channels, reference_lufs, block_frames, input_meter=input_meter))

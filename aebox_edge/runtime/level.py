@@ -3,6 +3,18 @@
 raised, then the true-peak limiter (``ddsp_kernels.limiter``, ceiling ``CEILING_DBTP`` = -1 dBTP), so that no output
 clips, whatever its format or subtype.
 
+- Loudness is that of the *downmix* (:func:`level_meter`: BS.1770 of the mean of the channels, floored), as the
+  paper's metrics and Matchering measure a stereo signal. A phone
+  records mono: its file is mono or dual mono, the reference is a wide stereo mix. BS.1770's channel sum reads
+  dual mono 3 dB louder than the same audio as a mono file and decorrelated stereo 6 dB above its downmix, so
+  matched by it a dual-mono output played (or mixed) to one channel is up to 3 dB louder than the reference; by
+  the downmix both read alike. On the 119 excerpts of training songs (``eval --excerpts``' tuning set, 40 % of
+  them mono recordings) the channel sum gave MSD / SCE / RMS / LUFS 12.39 / 746 / 5.18 / 1.81, the downmix
+  11.90 / 746 / 4.60 / 1.57. A reading is at least ``DOWNMIX_FLOOR_DB`` (10 dB) below what uncorrelated channels
+  of the same power read, so that a recording with one channel inverted, whose downmix is near-silent, is not
+  raised to the peak limit; nothing less than a 90 % cancellation hits it (a floor at the uncorrelated reading
+  itself gave 12.07 / 746 / 4.83 / 1.66 there: game and MIDI mixes with out-of-phase effects read louder than
+  their downmix sounds).
 - Gain: ``match_gain_db`` of the output's loudness to the reference's, limited to ``MAX_BOOST_DB`` over the
   *input's* loudness in all (EQ and compressor included: a -65 dBFS input is raised by 40 dB at most) and to
   ``MAX_CUT_DB``; 0 dB for an input below the absolute gate (-70 LUFS: near-silence is left as it is). A first
@@ -13,10 +25,10 @@ clips, whatever its format or subtype.
   output then ends below the reference's loudness, ``level_peak_limited`` in the summary).
 - Files: the chain's output is metered while it is rendered into a spool (``io.spool``: raw float32 frames in an
   unnamed temporary file), its integrated loudness and sample peak give one gain, and the second pass scales it
-  through the limiter into the output, the limiter's delay removed (sample-aligned with the input). Memory stays flat; the extra cost is one write and read of
-  float32 audio (0.07 s for a 4-minute stereo song, in the page cache) and the limiter. Holding the output in
-  memory instead would save about that much, but a bound that keeps a 20-minute run under 150 MB (64 MB) does
-  not hold a 4-minute stereo song (85 MB of float32), so the file stays.
+  through the limiter into the output, the limiter's delay removed (sample-aligned with the input). Memory stays
+  flat; the extra cost is one write and read of float32 audio (0.07 s for a 4-minute stereo song, in the page
+  cache) and the limiter. Holding the output in memory instead would save about that much, but a bound that keeps
+  a 20-minute run under 150 MB (64 MB) does not hold a 4-minute stereo song (85 MB of float32), so the file stays.
 - Live: :class:`RunningLevel` meters the chain's input and output, and its gain follows the gated loudness of the
   last ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block
   (no zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds. The
@@ -48,12 +60,24 @@ def _peak_limited_gain_db(gain_db: float, peak: float) -> tuple[float, bool]:
     return (float(most), True) if gain_db > most else (gain_db, False)
 
 
+def level_meter(sample_rate: float, channels: int) -> LoudnessMeter:
+    """A meter of the loudness the level stage matches: the downmix's, floored (``LoudnessMeter(...,
+    downmix=True, floored=True)``)."""
+    return LoudnessMeter(sample_rate, channels, downmix=True, floored=True)
+
+
+def level_loudness(audio, sample_rate: float) -> float:
+    """The loudness the level stage matches (LUFS, :func:`level_meter`) of a whole signal (samples,) or
+    (samples, channels)."""
+    return integrated_loudness(audio, sample_rate, downmix=True, floored=True)
+
+
 def level_stage(audio, sample_rate: float, reference_lufs: float, input_lufs: float | None = None) -> np.ndarray:
     """The whole level stage on an in-memory chain output ``audio`` (samples,) or (samples, channels): the gain
     (capped over ``input_lufs``, the chain input's loudness, when given) then the limiter, sample-aligned; same
     shape and dtype."""
     x = np.asarray(audio)
-    gain_db = match_gain_db(integrated_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs)
+    gain_db = match_gain_db(level_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs)
     gain_db, _ = _peak_limited_gain_db(gain_db, float(np.max(np.abs(x), initial=0.0)))
     return true_peak_limit(x * x.dtype.type(10.0 ** (gain_db / 20.0)), sample_rate)
 
@@ -73,7 +97,7 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
     a meter that has seen the chain's whole input once the blocks are exhausted (the gain cap is then on the total
     gain). ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``, ``level_peak_limited`` and,
     once the output is consumed, ``limiter_max_reduction_db``."""
-    meter, peak = LoudnessMeter(sample_rate, channels), 0.0
+    meter, peak = level_meter(sample_rate, channels), 0.0
     with Spool(channels) as spool:
         for block in blocks:
             meter.process(block)
@@ -113,8 +137,8 @@ class RunningLevel:
                  window_s: float = LIVE_WINDOW_S, slew_db_per_s: float = LIVE_SLEW_DB_PER_S):
         self.sample_rate = float(sample_rate)
         self.reference_lufs = float(reference_lufs)
-        self._meter = LoudnessMeter(sample_rate, channels)
-        self._input = LoudnessMeter(sample_rate, channels)
+        self._meter = level_meter(sample_rate, channels)
+        self._input = level_meter(sample_rate, channels)
         self._limiter = TruePeakLimiter(sample_rate, channels)
         self.latency = self._limiter.latency
         self.window_s = float(window_s)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, mean_square_lufs
+from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, mean_square_lufs
 from ddsp_kernels.match import FIT_LIMIT_DB, BandLevels, analytic_params, band_levels_db, spectral_difference_db
 
 from ..frontend import match_difference
+from .level import level_meter
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ReferenceMatch:
     levels_native_db: np.ndarray  # long-term band levels at the reference's own rate
     spectra_native: np.ndarray  # its long-term spectra (BandLevels.spectra), for the fit's spectral moments
     levels_analysis_db: np.ndarray  # the same at the analysis rate (mono, as training saw it)
-    loudness_lufs: float  # integrated loudness (BS.1770), -inf for silence
+    loudness_lufs: float  # integrated loudness of the downmix (level.level_meter), -inf for silence
 
 
 class ReferenceMeter:
@@ -42,7 +43,7 @@ class ReferenceMeter:
     def __init__(self, sample_rate: int, channels: int, analysis_rate: int):
         self._native = BandLevels(sample_rate)
         self._analysis = BandLevels(analysis_rate, spectra=False)
-        self._loudness = LoudnessMeter(sample_rate, channels)
+        self._loudness = level_meter(sample_rate, channels)
 
     def add(self, block: np.ndarray, analysis_mono: np.ndarray) -> None:
         self.add_native(block)

@@ -13,12 +13,11 @@ from aebox_edge.evaluation.baseline import match_reference
 from aebox_edge.data.dataset import open_dataset
 from aebox_edge.errors import InputError
 from aebox_edge.frontend import analysis_features, clip_match_inputs
-from aebox_edge.runtime.level import level_stage
+from aebox_edge.runtime.level import level_loudness, level_stage
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
 from aebox_edge.evaluation.tables import format_table, summarize
 from aebox_edge.evaluation.plots import plot_clip
 from ddsp_kernels import PARAM_SPEC, apply_chain
-from ddsp_kernels.loudness import integrated_loudness
 from ddsp_kernels.match import combine
 
 from .networks import output_kind
@@ -74,7 +73,7 @@ def evaluate_model(model_path: str, data: str, batch_size: int = 16, figures: st
         physical = PARAM_SPEC.as_array(PARAM_SPEC.to_physical(p01))
         for b, (x, ref, target) in enumerate(zip(batch["input"], batch["reference"], batch["target"])):
             predicted = apply_chain(x, sr, PARAM_SPEC.as_dict(physical[b]))
-            predicted = level_stage(predicted, sr, integrated_loudness(ref, sr), integrated_loudness(x, sr))
+            predicted = level_stage(predicted, sr, level_loudness(ref, sr), level_loudness(x, sr))
             rows["Corrupt"].append(clip_metrics(x, target, sr))
             rows["Baseline"].append(clip_metrics(match_reference(x, ref, sr), target, sr))
             rows[row].append(clip_metrics(predicted, target, sr))

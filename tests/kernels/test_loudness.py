@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ddsp_kernels.loudness import (MAX_BOOST_DB, LoudnessMeter, integrated_loudness, k_weighting_sos,
+from ddsp_kernels.loudness import (DOWNMIX_FLOOR_DB, MAX_BOOST_DB, LoudnessMeter, integrated_loudness, k_weighting_sos,
                                    match_gain_db)
 
 
@@ -77,3 +77,31 @@ def test_meter_rejects_a_channel_change():
     meter = LoudnessMeter(48000, 2)
     with pytest.raises(ValueError, match="channels|shaped"):
         meter.process(np.zeros((100, 1)))
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_downmix_loudness(sr):
+    """The downmix (mean of the channels): a mono signal and the same as dual mono read alike, 3.01 dB below dual
+    mono's channel sum; uncorrelated channels read 6.02 dB below their channel sum; out-of-phase channels (whose
+    downmix is silent) read as silence, and floored ``DOWNMIX_FLOOR_DB`` below uncorrelated ones. Blocks of any
+    size give the one-pass reading."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(4 * sr) * 0.05
+    dual = np.stack([x, x], axis=1)
+    wide = np.stack([x, rng.standard_normal(4 * sr) * 0.05], axis=1)
+    out_of_phase = np.stack([x, -x], axis=1)
+    mono = integrated_loudness(x, sr)
+    assert integrated_loudness(x, sr, downmix=True) == pytest.approx(mono, abs=1e-9)
+    assert integrated_loudness(out_of_phase, sr, downmix=True) == float("-inf")
+    assert integrated_loudness(dual, sr, downmix=True) == pytest.approx(mono, abs=1e-6)
+    assert integrated_loudness(dual, sr) - mono == pytest.approx(10 * np.log10(2), abs=1e-6)
+    assert integrated_loudness(wide, sr) - integrated_loudness(wide, sr, downmix=True) == pytest.approx(
+        20 * np.log10(2), abs=0.05)
+    assert integrated_loudness(out_of_phase, sr, downmix=True, floored=True) == pytest.approx(
+        integrated_loudness(out_of_phase, sr) - 20 * np.log10(2) + DOWNMIX_FLOOR_DB, abs=1e-6)
+    assert integrated_loudness(wide, sr, downmix=True, floored=True) == pytest.approx(
+        integrated_loudness(wide, sr, downmix=True), abs=0.05)  # the floor binds where channels cancel only
+    meter = LoudnessMeter(sr, 2, downmix=True, floored=True)
+    for start in range(0, len(wide), 3001):
+        meter.process(wide[start:start + 3001])
+    assert meter.integrated() == pytest.approx(integrated_loudness(wide, sr, downmix=True, floored=True), abs=1e-9)

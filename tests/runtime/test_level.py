@@ -1,6 +1,8 @@
 """The level stage at the end of the chain (runtime.level): the output's loudness follows the reference, not the
-input's gain; the total gain is capped and near-silence is not raised; and the true-peak limiter keeps every output,
-in every subtype, at its ceiling (measured by an independent 8x oversampling)."""
+input's gain; the loudness matched is the downmix's, so a mono recording is matched to a wide stereo reference as
+the evaluation hears them, and an out-of-phase one is not blown up; the total gain is capped and near-silence is not
+raised; and the true-peak limiter keeps every output, in every subtype, at its ceiling (measured by an independent
+8x oversampling)."""
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from scipy.signal import resample_poly
 from support import music, write_audio
 
 from aebox_edge.runtime import enhance_file
-from aebox_edge.runtime.level import RunningLevel, level_matched, level_stage
+from aebox_edge.runtime.level import RunningLevel, level_loudness, level_matched, level_stage
 from ddsp_kernels.limiter import CEILING_DBTP
 from ddsp_kernels.loudness import MAX_BOOST_DB, integrated_loudness
 
@@ -46,7 +48,7 @@ def test_output_matches_the_reference_loudness(enhancer, pair):
     summary = enhance_file(enhancer, str(path), str(reference), str(out / "quiet_out.wav"), force=True)
     y, _ = sf.read(out / "quiet_out.wav")
     ref, _ = sf.read(reference)
-    assert integrated_loudness(y, RATE) == pytest.approx(integrated_loudness(ref, RATE), abs=0.1)
+    assert level_loudness(y, RATE) == pytest.approx(level_loudness(ref, RATE), abs=0.1)
     assert summary["level_gain_db"] > 20.0
 
 
@@ -68,6 +70,26 @@ def test_near_silent_input_is_not_raised_beyond_the_cap(enhancer, pair, level_db
         assert abs(rise_db) <= 1.0
 
 
+def test_a_mono_recording_is_matched_to_a_stereo_reference_as_its_downmix_sounds():
+    """Dual mono against wide (decorrelated) stereo: BS.1770's channel sum would leave the dual-mono output's
+    downmix 3 dB louder than the reference's; the level stage matches the downmixes. An out-of-phase input (one
+    channel inverted: its downmix is silent) gets at most 10 dB more gain than uncorrelated channels, not the
+    cap."""
+    ref = music(6.0, RATE, 2, seed=1, level=0.3)
+    ref[:, 1] = np.roll(ref[:, 1], RATE // 3)  # decorrelated channels
+    mono = music(6.0, RATE, 1, seed=2, level=0.05)
+    dual = np.repeat(mono, 2, axis=1)
+    target = level_loudness(ref, RATE)
+    for x in (mono, dual):
+        y = level_stage(x, RATE, target, level_loudness(x, RATE))
+        assert level_loudness(y, RATE) == pytest.approx(target, abs=0.1)
+        assert level_loudness(y[:, :1], RATE) == pytest.approx(target, abs=0.1)  # a channel of it plays as loud
+    inverted = dual * np.array([1.0, -1.0], np.float32)
+    gains = [20 * np.log10(np.std(level_stage(x, RATE, target, level_loudness(x, RATE))) / np.std(x))
+             for x in (inverted, np.stack([mono[:, 0], np.roll(mono[:, 0], RATE // 3)], axis=1))]
+    assert gains[1] < gains[0] <= gains[1] + 10.5
+
+
 def test_level_matched_streams_equal_one_gain():
     rng = np.random.default_rng(0)
     blocks = [rng.standard_normal((1000, 2)).astype(np.float32) * 0.01 for _ in range(30)]
@@ -77,7 +99,7 @@ def test_level_matched_streams_equal_one_gain():
     assert out.shape == whole.shape and summary["limiter_max_reduction_db"] == 0.0  # aligned, nothing limited
     gain = out[np.abs(whole) > 1e-3] / whole[np.abs(whole) > 1e-3]
     assert np.ptp(gain) < 1e-5 * gain.mean()  # one gain for the whole stream
-    assert integrated_loudness(out, 24000) == pytest.approx(-20.0, abs=0.05)
+    assert level_loudness(out, 24000) == pytest.approx(-20.0, abs=0.05)
 
 
 def test_running_level_converges_slews_and_holds_in_silence():
