@@ -120,18 +120,34 @@ class LoudnessMeter:
         y, self._zi = self._filter.filter(x, self._zi)
         power = channel_sum(np.square(y, dtype=np.float64))
         if self.downmix and self.channels > 1:  # the downmix's mean square (and its floor)
+            scale = 1.0 / self.channels ** 2
             mix = np.square(channel_sum(y), dtype=np.float64)
-            floor = power * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)
-            power = (np.stack([mix, floor], axis=1) if self.floored else mix) / self.channels ** 2
-        i = 0
-        while i < len(power):
-            take = min(self._step - self._partial_n, len(power) - i)
-            self._partial = self._partial + power[i:i + take].sum(axis=0)
-            self._partial_n += take
-            i += take
-            if self._partial_n == self._step:
-                self._steps.append(self._partial / self._step)
-                self._partial, self._partial_n = 0.0, 0
+            mix *= scale
+            rows = [mix, power * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0))] if self.floored else [mix]
+        else:
+            rows = [power]
+        n, i = len(power), 0
+        take = min(self._step - self._partial_n, n)  # the step begun in an earlier block
+        self._add_partial(rows, 0, take)
+        i = take
+        full = (n - i) // self._step
+        if full:
+            sums = np.stack([r[i:i + full * self._step].reshape(full, self._step).sum(axis=1) for r in rows], axis=1)
+            self._steps.extend(sums[:, 0] / self._step if len(rows) == 1 else sums / self._step)
+            i += full * self._step
+        if i < n:
+            self._add_partial(rows, i, n)
+
+    def _add_partial(self, rows: list, start: int, stop: int) -> None:
+        """Add samples ``start:stop`` of the per-sample ``rows`` to the current step; close it when it is full."""
+        if stop <= start:
+            return
+        part = np.array([r[start:stop].sum() for r in rows])
+        self._partial = self._partial + (part[0] if len(rows) == 1 else part)
+        self._partial_n += stop - start
+        if self._partial_n == self._step:
+            self._steps.append(self._partial / self._step)
+            self._partial, self._partial_n = 0.0, 0
 
     def _reading(self, last: int | None, read) -> float:
         """``read`` of the last ``last`` steps (all with None); floored, the larger of the downmix's and the
