@@ -73,7 +73,7 @@ class LoudnessMeter:
     :meth:`integrated` (gated, the whole stream so far), :meth:`recent` (gated, the last seconds),
     :meth:`short_term` (ungated, the last 3 s) or :meth:`momentary` (ungated, the last 400 ms).
 
-    Memory grows by one float per 100 ms (27 kB an hour). A trailing part shorter than 100 ms is not counted.
+    Memory grows by one float per 100 ms (27 kB an hour; two floats floored). A trailing part shorter than 100 ms is not counted.
 
     With ``downmix`` the readings are the loudness of the mono downmix (the mean of the channels, as the paper's
     metrics and Matchering measure a stereo signal; a mono file and the same audio as dual mono read alike); with
@@ -104,7 +104,7 @@ class LoudnessMeter:
         self._zi = np.zeros((2, 2, self.channels))
         self._partial = 0.0
         self._partial_n = 0
-        self._steps: list = []  # each 100 ms step's mean square: channel-summed, or downmix (and uncorrelated)
+        self._steps: list = []  # each 100 ms step's mean square: channel-summed, or downmix (and its floor)
 
     def process(self, block) -> None:
         """Meter ``block``. Float32 audio is K-weighted as float32 (``iir.BlockFilter``: the state moves in
@@ -126,10 +126,9 @@ class LoudnessMeter:
             rows = [mix, power * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0))] if self.floored else [mix]
         else:
             rows = [power]
-        n, i = len(power), 0
-        take = min(self._step - self._partial_n, n)  # the step begun in an earlier block
-        self._add_partial(rows, 0, take)
-        i = take
+        n = len(power)
+        i = min(self._step - self._partial_n, n)  # the rest of the step begun in an earlier block
+        self._add_partial(rows, 0, i)
         full = (n - i) // self._step
         if full:
             sums = np.stack([r[i:i + full * self._step].reshape(full, self._step).sum(axis=1) for r in rows], axis=1)
@@ -150,8 +149,8 @@ class LoudnessMeter:
             self._partial, self._partial_n = 0.0, 0
 
     def _reading(self, last: int | None, read) -> float:
-        """``read`` of the last ``last`` steps (all with None); floored, the larger of the downmix's and the
-        uncorrelated channels' reading."""
+        """``read`` of the last ``last`` steps (all with None); floored, the larger of the downmix's reading and
+        its floor's."""
         steps = np.asarray(self._steps[-last:] if last else self._steps, dtype=np.float64)
         return read(steps) if steps.ndim == 1 else max(read(steps[:, 0]), read(steps[:, 1]))
 
