@@ -94,9 +94,9 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     if is_compressed(info.format, info.subtype):  # read back from the spool, not decoded twice
         def spooled():
             with Spool(info.channels) as spool:
-                for block in spool.tee(blocks):
+                for _ in spool.tee(blocks):
                     pass
-                for block in spool.blocks(max(1, round(BLOCK_S * sr))):
+                for _ in spool.blocks(max(1, round(BLOCK_S * sr))):
                     pass
         times["decode"] = decode + _timed(spooled)[0]
     else:

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from aebox_edge.cli import main
-from aebox_edge.runtime.filebench import FILE_STAGES, format_file_report, run_file_bench
+from aebox_edge.runtime.filebench import FILE_STAGES, format_file_report, run_file_bench, stage_times
 from support import music, write_audio
 
 
@@ -30,6 +30,15 @@ def test_file_bench_reports_stages_run_and_matchering(model, song):
     assert r["unstaged_s"] == pytest.approx(r["run"]["wall_s"] - sum(r["stages_s"].values()), abs=2e-3)
     text = "\n".join(format_file_report(r))
     assert "run / Matchering wall" in text and all(stage in text for stage in FILE_STAGES)
+
+
+def test_stages_of_a_compressed_song(enhancer, song, tmp_path):
+    """A FLAC song: every stage is timed, its decoding once and the spool (as ``run`` does it)."""
+    from aebox_edge.io import audio
+
+    flac = write_audio(tmp_path / "song.flac", audio.read(song[0])[0], 44100, "PCM_16")
+    times = stage_times(enhancer, str(flac), str(song[1]), str(tmp_path))
+    assert tuple(times) == FILE_STAGES and all(v > 0 for v in times.values())
 
 
 def test_cli_bench_file_writes_json(model, song, tmp_path):
