@@ -6,17 +6,17 @@ the low shelf's poles come closest to z = 1 and the block recurrence loses more 
 (tests/kernels/test_iir.py); float32 audio resolves 6e-8.
 
 The cascade is one linear state-space system ``z' = A z + B x``, ``y = C z + D x`` of order ``2 x sections``, its
-state the sections' transposed-direct-form-II memories. The signal is cut into chunks of ``CHUNK`` samples; within
-a chunk the output is the zero-state response (a lower-triangular Toeplitz matrix of the impulse response) plus the
-zero-input response of the chunk's initial state (``C A^n``), and the chunk moves the state by
-``z -> A^L z + sum_k A^(L-1-k) B x[k]`` (block-state filtering: Burrus, "Block realization of digital filters",
-IEEE Trans. Audio Electroacoust. 20(4), 1972). The initial states of all chunks follow from that linear recurrence
-in two levels: within groups of ``GROUP`` chunks from a zero state by one matrix product (a block-Toeplitz matrix
-of the powers of ``A^L``), across groups by a parallel prefix (Hillis & Steele 1986: log2(groups) products), then
-each group's start moved on to its chunks. So the whole signal is a few matrix products, about ``CHUNK +
-2 order + (GROUP + 1) order^2 / CHUNK`` multiply-adds per sample (108 for the EQ), in BLAS; for float32 audio the Toeplitz product runs in float32
-(nothing recurs in it), everything that moves the state in float64. Matrix entries that would be subnormal are
-flushed to zero (x86 computes on subnormals some 100 times slower).
+state the sections' transposed-direct-form-II memories. The signal is cut into chunks of ``CHUNK`` samples; within a
+chunk the output is the zero-state response (a lower-triangular Toeplitz matrix of the impulse response) plus the
+zero-input response of the chunk's initial state (``C A^n``), and the chunk moves the state by ``z -> A^L z + sum_k
+A^(L-1-k) B x[k]`` (block-state filtering: Burrus, "Block realization of digital filters", IEEE Trans. Audio
+Electroacoust. 20(4), 1972). The initial states of all chunks follow from that linear recurrence in two levels: within
+groups of ``GROUP`` chunks from a zero state by one matrix product (a block-Toeplitz matrix of the powers of ``A^L``),
+across groups by a parallel prefix (Hillis & Steele 1986: log2(groups) products), then each group's start moved on to
+its chunks. So the whole signal is a few matrix products, about ``CHUNK + 2 order + (GROUP + 1) order^2 / CHUNK``
+multiply-adds per sample (108 for the EQ), in BLAS; for float32 audio the Toeplitz product runs in float32 (nothing
+recurs in it), everything that moves the state in float64. Matrix entries that would be subnormal are flushed to zero
+(x86 computes on subnormals some 100 times slower).
 """
 
 from __future__ import annotations

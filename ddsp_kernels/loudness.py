@@ -73,7 +73,8 @@ class LoudnessMeter:
     :meth:`integrated` (gated, the whole stream so far), :meth:`recent` (gated, the last seconds),
     :meth:`short_term` (ungated, the last 3 s) or :meth:`momentary` (ungated, the last 400 ms).
 
-    Memory grows by one float per 100 ms (27 kB an hour; two floats floored). A trailing part shorter than 100 ms is not counted.
+    Memory grows by one float per 100 ms (27 kB an hour; two floats floored). A trailing part shorter than 100 ms is
+    not counted.
 
     With ``downmix`` the readings are the loudness of the mono downmix (the mean of the channels, as the paper's
     metrics and Matchering measure a stereo signal; a mono file and the same audio as dual mono read alike); with
@@ -118,15 +119,14 @@ class LoudnessMeter:
         if x.shape[0] == 0:
             return
         y, self._zi = self._filter.filter(x, self._zi)
-        power = channel_sum(np.square(y, dtype=np.float64))
         if self.downmix and self.channels > 1:  # the downmix's mean square (and its floor)
             scale = 1.0 / self.channels ** 2
-            mix = np.square(channel_sum(y), dtype=np.float64)
-            mix *= scale
-            rows = [mix, power * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0))] if self.floored else [mix]
+            rows = [np.square(channel_sum(y), dtype=np.float64) * scale]
+            if self.floored:
+                rows.append(channel_sum(np.square(y, dtype=np.float64)) * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)))
         else:
-            rows = [power]
-        n = len(power)
+            rows = [channel_sum(np.square(y, dtype=np.float64))]
+        n = len(y)
         i = min(self._step - self._partial_n, n)  # the rest of the step begun in an earlier block
         self._add_partial(rows, 0, i)
         full = (n - i) // self._step

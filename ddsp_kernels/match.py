@@ -1,17 +1,17 @@
 """Analytic matching: the chain's EQ fitted to the long-term spectral difference of an input and a reference.
 
 This is the starting point the edge network corrects (the network predicts logit offsets from it, see
-:func:`combine`). Both signals' long-term average power spectra (Welch: Hann frames of 4096 points, 50 % overlap)
-are integrated over third-octave bands at ``BAND_CENTRES_HZ``; their difference in dB, with its mean removed (the
-level stage sets the loudness) and limited to the EQ's +-24 dB, is the curve the 6-band EQ should draw (limited to
-+-``MAX_DIFF_DB`` it is also the network's match input). Its gains, frequencies and Qs are fitted to that curve in
-dB by weighted projected Levenberg-Marquardt in the normalized parameter space (the RBJ magnitude responses of
+:func:`combine`). Both signals' long-term average power spectra (Welch: Hann frames of 4096 points, 50 % overlap) are
+integrated over third-octave bands at ``BAND_CENTRES_HZ``; their difference in dB, with its mean removed (the level
+stage sets the loudness) and limited to the EQ's +-24 dB, is the curve the 6-band EQ should draw (limited to
++-``MAX_DIFF_DB`` it is also the network's match input). Its gains, frequencies and Qs are fitted to that curve in dB
+by weighted projected Levenberg-Marquardt in the normalized parameter space (the RBJ magnitude responses of
 :mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull to the flat starting point so that an ill-posed
-band stays near it. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), the fit also
-matches two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude
-spectrum, averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most)
-and the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this
-ratio matched the plain RMS level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
+band stays near it. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), the fit also matches two
+moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude spectrum, averaged;
+linear in frequency, so dominated by the top octaves, where a phone and its codec lose most) and the ratio of plain
+energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio matched the plain RMS
+level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
 ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
 """
 

@@ -50,9 +50,9 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     reference = enhancer.reference(reference_blocks, ref_info.sample_rate)
     sr = info.sample_rate
     peak, level = 0.0, {}
-    with writer, contextlib.ExitStack() as stack:
+    compressed = is_compressed(info.format, info.subtype)
+    with writer, (Spool(info.channels) if compressed else contextlib.nullcontext()) as spool:
         blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
-        spool = stack.enter_context(Spool(info.channels)) if is_compressed(info.format, info.subtype) else None
         if spool is not None:
             blocks = spool.tee(blocks)
         track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)

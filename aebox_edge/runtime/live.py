@@ -10,10 +10,10 @@ callback picks them up at its next block (click-free cross-fade). Until the ring
 chain holds neutral parameters (about the identity).
 
 LiteRT's ``invoke`` holds the GIL, so the callback can wait for one invoke: the stream asks for ``latency_s`` of
-output buffering to absorb it, and the GIL switch interval is lowered to 1 ms while live or simulating. The
-simulation models the same budget: block ``k`` arrives when it has been "recorded" and misses its deadline when its
-output is not ready ``latency_s`` later. Without ``realtime`` the simulation runs as fast as possible with the analysis run in step on
-simulated time (deterministic).
+output buffering to absorb it, and the GIL switch interval is lowered to 1 ms while live or simulating. The simulation
+models the same budget: block ``k`` arrives when it has been "recorded" and misses its deadline when its output is not
+ready ``latency_s`` later. Without ``realtime`` the simulation runs as fast as possible with the analysis run in step
+on simulated time (deterministic).
 """
 
 from __future__ import annotations
