@@ -32,6 +32,8 @@ LAZY_COMMANDS = {
     "data": "aebox_edge.data.cli:data",
     "train": "aebox_edge.training.cli:train",
     "eval": "aebox_edge.training.cli:evaluate",
+    "examples": "aebox_edge.training.cli:examples",
+    "train-corrections": "aebox_edge.training.cli:train_corrections",
     "export": "export.cli:export",
     "run": "aebox_edge.runtime.cli:run",
     "bench": "aebox_edge.runtime.cli:bench",

@@ -3,6 +3,7 @@ for a random correction head, int8, by the real ``build_analyser`` + ``export_tf
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy.signal import lfilter
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _EXPORTED: dict[str, Path] = {}
@@ -81,3 +83,29 @@ def env() -> dict:
 def run_subprocess(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO_ROOT, env=env(), capture_output=True, text=True,
                           timeout=600, **kwargs)
+
+
+EXCERPT_RATE = 44100
+
+
+def excerpts_dir(directory, count=2, seconds=3.0):
+    """``count`` items of a song-like stereo signal at 44.1 kHz: target and reference two parts of one 'song', the
+    input the target low-passed (one pole), quieter and noisier."""
+    directory.mkdir()
+    items = []
+    for k in range(count):
+        song = music(2 * seconds, EXCERPT_RATE, channels=2, seed=k)
+        n = len(song) // 2
+        target, reference = song[:n], song[n:2 * n]
+        dirty = lfilter([0.1], [1.0, -0.9], target, axis=0)
+        rng = np.random.default_rng(k)
+        dirty = (0.2 * dirty + 0.002 * rng.standard_normal(dirty.shape)).astype(np.float32)
+        item = {"id": f"{k:04d}", "song": f"fake/song{k}", "package": "fake", "licence": "CC0-1.0",
+                "sample_rate": EXCERPT_RATE, "channels": 2, "seconds": seconds}
+        for name, x in (("input", dirty), ("reference", reference), ("target", target)):
+            item[name] = f"{k:04d}_{name}.wav"
+            write_audio(directory / item[name], x, EXCERPT_RATE, "FLOAT")
+        items.append(item)
+    (directory / "excerpts.json").write_text(json.dumps({"format": "aebox-edge-excerpts", "version": 1,
+                                                         "items": items}))
+    return directory

@@ -18,7 +18,7 @@ METRICS = ("msd", "sce", "rms", "lufs")
 _MSD_FFT = 65536
 _MSD_HOP = 16384
 _MSD_MELS = 128
-_MSD_FLOOR = 1e-4
+MSD_FLOOR = 1e-4
 _LOUDNESS_FLOOR_LUFS = -70.0
 
 
@@ -33,8 +33,9 @@ def _mono_pair(x, y):
     return x, y
 
 
-def _msd_mel(a, sr):
-    """128-band Slaney mel of 65,536-point Hann FFT magnitudes, floored at 1e-4: ``(frames, 128)``."""
+def msd_magnitudes(a):
+    """The 65,536-point Hann FFT magnitudes that :func:`mel_spectral_distance` takes its mel bands of, of mono
+    ``a``: ``(frames, 32769)`` (see there for the framing)."""
     import scipy.fft
 
     n = a.size
@@ -45,9 +46,17 @@ def _msd_mel(a, sr):
         if starts[-1] + _MSD_FFT < n:
             starts.append(n - _MSD_FFT)
         frames = np.stack([a[s:s + _MSD_FFT] for s in starts]) * hann_window(_MSD_FFT, dtype=np.float64)
-    magnitude = np.abs(scipy.fft.rfft(frames, n=_MSD_FFT, axis=-1))
-    fb = cached_mel_filterbank(sr, _MSD_FFT, _MSD_MELS, dtype=np.float64)
-    return np.maximum(magnitude @ fb.T, _MSD_FLOOR)
+    return np.abs(scipy.fft.rfft(frames, n=_MSD_FFT, axis=-1))
+
+
+def msd_filterbank(sr):
+    """The 128-band Slaney mel filterbank of :func:`mel_spectral_distance` at ``sr``, (128, 32769) float64."""
+    return cached_mel_filterbank(sr, _MSD_FFT, _MSD_MELS, dtype=np.float64)
+
+
+def _msd_mel(a, sr):
+    """128-band Slaney mel of 65,536-point Hann FFT magnitudes, floored at 1e-4: ``(frames, 128)``."""
+    return np.maximum(msd_magnitudes(a) @ msd_filterbank(sr).T, MSD_FLOOR)
 
 
 def mel_spectral_distance(x, y, sr):
@@ -71,9 +80,15 @@ def rms_error(x, y):
     return float(abs(20.0 * np.log(rms_x) - 20.0 * np.log(rms_y)))
 
 
-def _mean_spectral_centroid(a, sr):
-    """Mean over frames of ``sum(f |X|) / sum(|X|)`` (0 for silent frames); n_fft 2048, hop 512, centred Hann."""
-    magnitude = np.abs(stft(a, 2048, 512))
+def centroid_magnitudes(a):
+    """The magnitude frames :func:`spectral_centroid_error` takes its centroids of, of mono ``a``: n_fft 2048, hop
+    512, centred Hann, ``(frames, 1025)``."""
+    return np.abs(stft(a, 2048, 512))
+
+
+def mean_spectral_centroid(a, sr):
+    """Mean over frames of ``sum(f |X|) / sum(|X|)`` (0 for silent frames) of mono ``a`` (:func:`centroid_magnitudes`)."""
+    magnitude = centroid_magnitudes(a)
     freqs = np.arange(magnitude.shape[-1]) * (sr / 2048)
     total = magnitude.sum(axis=-1)
     centroid = np.divide(magnitude @ freqs, total, out=np.zeros_like(total), where=total > 0)
@@ -83,7 +98,7 @@ def _mean_spectral_centroid(a, sr):
 def spectral_centroid_error(x, y, sr):
     """Spectral centroid error ``|mean_t SC_x - mean_t SC_y|`` in Hz (DeepAFx-ST, Steinmetz et al. 2022)."""
     x, y = _mono_pair(x, y)
-    return abs(_mean_spectral_centroid(x, sr) - _mean_spectral_centroid(y, sr))
+    return abs(mean_spectral_centroid(x, sr) - mean_spectral_centroid(y, sr))
 
 
 def _integrated_loudness(meter, a):

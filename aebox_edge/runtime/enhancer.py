@@ -14,7 +14,7 @@ model's analytic fit and the level stage (``level``) that ends the chain use the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -94,21 +94,20 @@ class Enhancer(Analyser):
                 return Reference(log_mel(fit_window(mono, self.front_end), self.front_end)[..., None], info, match)
         raise RuntimeFailure("the reference changed while it was being read")
 
-    def analyse(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *, hop_s: float = HOP_S,
-                smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
-        """The parameter track of an input given as consecutive (frames, channels) blocks at ``sample_rate``: its
-        analysis windows (``track.analysis_windows``, every :meth:`analysis_hop`), one prediction per window,
-        smoothed. A correction model's corrections apply to one analytic fit of the input's and the reference's
-        long-term spectra (``matching.analytic_fit``, the input measured block by block at its own rate), made when
-        all windows are read. ``progress(frames)`` is called with the frames of each block."""
+    def window_inputs(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *,
+                      hop_s: float = HOP_S, levels: BandLevels | None = None,
+                      progress: Callable[[int], None] | None = None) -> Iterator[tuple[float, tuple]]:
+        """The network inputs of an input's analysis windows, given as consecutive (frames, channels) blocks at
+        ``sample_rate``: ``(centre_s, arrays)`` per window (``track.analysis_windows``, every :meth:`analysis_hop`),
+        ``arrays`` being the input's log-mel, the reference's and, for a correction model, the window's match
+        features. ``levels`` (if given) accumulates the input's long-term spectra at its own rate, for the analytic
+        fit; ``progress(frames)`` is called with the frames of each block."""
         fe = self.front_end
-        times, raw = [], []
-        levels = BandLevels(sample_rate)
         correction = self.output_kind == "correction"
         mels = WindowLogMels(fe)
 
         def measure(block):
-            if correction:
+            if levels is not None:
                 levels.add(block)
             if progress is not None:
                 progress(len(block))
@@ -120,12 +119,24 @@ class Enhancer(Analyser):
                 features = mels.window(mono, start)[..., None]
             else:  # a signal shorter than one window
                 features = log_mel(fit_window(mono, fe), fe)[..., None]
+            arrays = (features, reference.features)
             if correction:
-                match = match_features(mono, self.analysis_rate, reference.match)
-                raw.append(self.invoke(features, reference.features, match))
-            else:
-                raw.append(self.predict(features, reference.features))
-            times.append((start + len(mono) / 2) / self.analysis_rate)
+                arrays += (match_features(mono, self.analysis_rate, reference.match),)
+            yield (start + len(mono) / 2) / self.analysis_rate, arrays
+
+    def analyse(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *, hop_s: float = HOP_S,
+                smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
+        """The parameter track of an input given as consecutive (frames, channels) blocks at ``sample_rate``: one
+        prediction per analysis window (:meth:`window_inputs`), smoothed. A correction model's corrections apply to
+        one analytic fit of the input's and the reference's long-term spectra (``matching.analytic_fit``, the input
+        measured block by block at its own rate), made when all windows are read."""
+        correction = self.output_kind == "correction"
+        levels = BandLevels(sample_rate) if correction else None
+        times, raw = [], []
+        for centre_s, arrays in self.window_inputs(blocks, reference, sample_rate, hop_s=hop_s, levels=levels,
+                                                   progress=progress):
+            raw.append(self.invoke(*arrays) if correction else self.predict(*arrays))
+            times.append(centre_s)
         times = np.array(times)
         raw = np.array(raw, dtype=np.float32)
         if correction:

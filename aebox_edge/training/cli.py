@@ -146,3 +146,56 @@ def _evaluate_excerpts(model_path, excerpts, model_float, ceiling, ceiling_evals
     if json_out:
         write_json(json_out, result)
         click.echo(f"results written to {json_out}")
+
+
+@click.command("examples")
+@click.option("--excerpts", "directories", required=True, multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Excerpts directory from 'aebox-edge data build --corpus' (repeatable).")
+@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="An exported correction model (.tflite with its metadata): its front end and analytic fit make "
+                   "the windows' inputs; its corrections are not used.")
+@click.option("--exclude-songs-of", "exclude", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Leave out the songs of this excerpts directory (e.g. the tuning set, so it stays held out).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Examples archive (.npz) to write.")
+@click.option("--force", is_flag=True, help="Replace an existing --out.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default=True)
+def examples(directories, model, exclude, out, force, workers):
+    """Excerpt-level examples for 'aebox-edge train-corrections': each excerpt's windows as the runtime analyses
+    them, its analytic fit, and what the metrics need of its runtime output and target."""
+    from ..io.atomic import check_outputs
+    from .excerpt_data import build_examples
+    from ..evaluation.realmusic import check_excerpts
+
+    check_outputs({"--out": out}, force=force)
+    songs = {e.get("song") for d in exclude for e in check_excerpts(d)}
+    count = build_examples(list(directories), model, out, exclude_songs=songs, workers=workers, echo=click.echo)
+    click.echo(f"{out}: {count} excerpts")
+
+
+@click.command("train-corrections")
+@click.option("--model", required=True, type=click.Path(exists=True),
+              help="The edge analyser to start from (.keras or run directory); its encoder is kept.")
+@click.option("--train", "train_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training examples ('aebox-edge examples').")
+@click.option("--val", "val_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Validation examples of other songs: the epoch is chosen on them (epoch 0 = the analytic fit).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The trained analyser (.keras).")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-4, show_default=True)
+@click.option("--l2", type=FiniteFloat(min=0), default=0.05, show_default=True,
+              help="Weight of the mean squared logit correction.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing --out.")
+def train_corrections(model, train_path, val_path, out, force, **options):
+    """Train the edge analyser's controller on excerpt examples with the metrics (MSD, RMS, SCE) as the loss."""
+    from ..io.atomic import check_outputs
+
+    if not out.endswith(".keras"):
+        raise click.BadParameter("must end in .keras", param_hint="--out")
+    check_outputs({"--out": out}, inputs={"--train": train_path, "--val": val_path}, force=force)
+    _quiet_tensorflow()
+    from .corrections import train_corrections as run
+
+    record = run(model, train_path, val_path, out, echo=click.echo, **options)
+    click.echo(f"{out}: epoch {record['chosen_epoch']} kept")

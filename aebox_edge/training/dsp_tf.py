@@ -106,6 +106,24 @@ def parametric_eq(x, sample_rate: float, params):
     return tf.cast(_fft_filter(tf.cast(x, tf.float64), response, n_fft), tf.float32)
 
 
+def eq_magnitude_db(p01, freqs_hz, sample_rate):
+    """Magnitude response in dB of the 6-band EQ of normalized parameters ``p01`` (batch, 24) at ``freqs_hz``
+    (bins,) for per-item sample rates ``sample_rate`` (batch,): (batch, bins) float64; the TF twin of
+    ``ddsp_kernels.match.eq_response_db``."""
+    params = to_physical(p01)
+    rate = tf.cast(sample_rate, tf.float64)[:, None]
+    w = 2.0 * math.pi * tf.constant(np.asarray(freqs_hz, np.float64))[None, :] / rate
+    delays = [tf.cos(w), tf.sin(w), tf.cos(2.0 * w), tf.sin(2.0 * w)]
+    total = 0.0
+    for band in BANDS:
+        coefficients = rbj_coefficients(band.kind, params[f"{band.name}_freq_hz"][:, None],
+                                        params[f"{band.name}_gain_db"][:, None], params[f"{band.name}_q"][:, None],
+                                        rate)
+        h = _biquad_response([c[:, 0] for c in coefficients], delays)
+        total = total + 10.0 / _LN10 * tf.math.log(tf.maximum(tf.math.real(h * tf.math.conj(h)), 1e-24))
+    return total
+
+
 def ballistics_coefficient(time_ms, sample_rate: float):
     """``ddsp_kernels.ballistics_coefficient`` in TF: 90 %-time one-pole coefficient ``10 ** (-1 / (t fs))``."""
     return tf.exp(-_LN10 / (tf.maximum(time_ms, 1e-6) * 1e-3 * sample_rate))

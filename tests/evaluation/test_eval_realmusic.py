@@ -8,40 +8,16 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from scipy.signal import lfilter
 
 from aebox_edge.io import audio
 from aebox_edge.cli import main
 from aebox_edge.evaluation.realmusic import format_table, summarize_row
 from aebox_edge.evaluation.metrics import METRICS
 from aebox_edge.evaluation.metrics import evaluate as clip_metrics
-from support import music, run_subprocess, write_audio
+from support import excerpts_dir, run_subprocess
 
 ROW_KEYS = ["corrupt", "loudness", "baseline", "matchering", "int8", "float", "ceiling"]
 RATE = 44100
-
-
-def _excerpts(directory, count=2, seconds=3.0):
-    """``count`` items of a song-like stereo signal at 44.1 kHz: target and reference two parts of one 'song', the
-    input the target low-passed (one pole), quieter and noisier."""
-    directory.mkdir()
-    items = []
-    for k in range(count):
-        song = music(2 * seconds, RATE, channels=2, seed=k)
-        n = len(song) // 2
-        target, reference = song[:n], song[n:2 * n]
-        dirty = lfilter([0.1], [1.0, -0.9], target, axis=0)
-        rng = np.random.default_rng(k)
-        dirty = (0.2 * dirty + 0.002 * rng.standard_normal(dirty.shape)).astype(np.float32)
-        item = {"id": f"{k:04d}", "song": f"fake/song{k}", "package": "fake", "licence": "CC0-1.0",
-                "sample_rate": RATE, "channels": 2, "seconds": seconds}
-        for name, x in (("input", dirty), ("reference", reference), ("target", target)):
-            item[name] = f"{k:04d}_{name}.wav"
-            write_audio(directory / item[name], x, RATE, "FLOAT")
-        items.append(item)
-    (directory / "excerpts.json").write_text(json.dumps({"format": "aebox-edge-excerpts", "version": 1,
-                                                         "items": items}))
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +50,7 @@ def _run(args_list):
 
 
 def test_every_row_and_field_through_run(tmp_path, model, float_model, enhancer):
-    data = _excerpts(tmp_path / "excerpts")
+    data = excerpts_dir(tmp_path / "excerpts")
     out, figures = tmp_path / "eval.json", tmp_path / "figures"
     proc, report = _run([["eval", "--excerpts", str(data), "--model", str(model), "--model-float", str(float_model),
                           "--ceiling", "--ceiling-evals", "30", "--json", str(out), "--figures", str(figures),
@@ -125,13 +101,13 @@ def test_every_row_and_field_through_run(tmp_path, model, float_model, enhancer)
 
 
 def test_bad_paths_exit_2_with_one_line_and_no_heavy_import(tmp_path, model):
-    good = _excerpts(tmp_path / "good", count=1, seconds=1.0)
+    good = excerpts_dir(tmp_path / "good", count=1, seconds=1.0)
     no_manifest = tmp_path / "no_manifest"
     no_manifest.mkdir()
     bad_format = tmp_path / "bad_format"
     bad_format.mkdir()
     (bad_format / "excerpts.json").write_text(json.dumps({"format": "something-else", "items": []}))
-    missing_file = _excerpts(tmp_path / "missing_file", count=1, seconds=1.0)
+    missing_file = excerpts_dir(tmp_path / "missing_file", count=1, seconds=1.0)
     (missing_file / "0000_target.wav").unlink()
     cases = [
         (["--excerpts", str(tmp_path / "nowhere"), "--model", str(model)], tmp_path / "nowhere"),
@@ -155,7 +131,7 @@ def test_bad_paths_exit_2_with_one_line_and_no_heavy_import(tmp_path, model):
 
 
 def test_without_matchering_the_row_says_not_installed(tmp_path, model, monkeypatch):
-    data = _excerpts(tmp_path / "excerpts", count=1)
+    data = excerpts_dir(tmp_path / "excerpts", count=1)
     monkeypatch.setitem(sys.modules, "matchering", None)  # `import matchering` raises ImportError
     out = tmp_path / "eval.json"
     result = CliRunner().invoke(main, ["eval", "--excerpts", str(data), "--model", str(model), "--json", str(out)])
