@@ -87,7 +87,8 @@ def centroid_magnitudes(a):
 
 
 def mean_spectral_centroid(a, sr):
-    """Mean over frames of ``sum(f |X|) / sum(|X|)`` (0 for silent frames) of mono ``a`` (:func:`centroid_magnitudes`)."""
+    """Mean over frames of ``sum(f |X|) / sum(|X|)`` (0 for silent frames) of mono ``a``
+    (:func:`centroid_magnitudes`)."""
     magnitude = centroid_magnitudes(a)
     freqs = np.arange(magnitude.shape[-1]) * (sr / 2048)
     total = magnitude.sum(axis=-1)
@@ -107,6 +108,22 @@ def _integrated_loudness(meter, a):
     return loudness if np.isfinite(loudness) and loudness > _LOUDNESS_FLOOR_LUFS else _LOUDNESS_FLOOR_LUFS
 
 
+def _meter(sr):
+    try:
+        import pyloudnorm
+    except ImportError as exc:
+        raise ImportError(
+            "the loudness metric needs pyloudnorm: pip install 'aebox-edge[demo]' (or [train], [dev])"
+        ) from exc
+    return pyloudnorm.Meter(sr)
+
+
+def integrated_loudness(a, sr):
+    """Integrated loudness (LUFS) of mono ``a`` as :func:`loudness_error` measures it (pyloudnorm, floored at
+    -70 LUFS)."""
+    return _integrated_loudness(_meter(sr), np.asarray(a, dtype=np.float64))
+
+
 def loudness_error(x, y, sr):
     """Loudness error ``|L_x - L_y|`` in LU, integrated loudness per ITU-R BS.1770 (pyloudnorm, DeepAFx-ST metric).
 
@@ -116,13 +133,7 @@ def loudness_error(x, y, sr):
     x, y = _mono_pair(x, y)
     if x.size < 0.4 * sr:
         raise InputError(f"loudness needs at least 0.4 s of audio, got {x.size} samples ({x.size / sr:.3f} s at {sr} Hz)")
-    try:
-        import pyloudnorm
-    except ImportError as exc:
-        raise ImportError(
-            "the loudness metric needs pyloudnorm: pip install 'aebox-edge[demo]' (or [train], [dev])"
-        ) from exc
-    meter = pyloudnorm.Meter(sr)
+    meter = _meter(sr)
     return float(abs(_integrated_loudness(meter, x) - _integrated_loudness(meter, y)))
 
 

@@ -175,8 +175,8 @@ def examples(directories, model, exclude, out, force, workers):
 @click.command("train-corrections")
 @click.option("--model", required=True, type=click.Path(exists=True),
               help="The edge analyser to start from (.keras or run directory); its encoder is kept.")
-@click.option("--train", "train_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Training examples ('aebox-edge examples').")
+@click.option("--train", "train_path", required=True, multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training examples ('aebox-edge examples'; repeatable).")
 @click.option("--val", "val_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Validation examples of other songs: the epoch is chosen on them (epoch 0 = the analytic fit).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The trained analyser (.keras).")
@@ -185,17 +185,21 @@ def examples(directories, model, exclude, out, force, workers):
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-4, show_default=True)
 @click.option("--l2", type=FiniteFloat(min=0), default=0.05, show_default=True,
               help="Weight of the mean squared logit correction.")
+@click.option("--weights", type=(FiniteFloat(min=0),) * 4, default=(1.0, 1.0, 1.0, 1.0), show_default=True,
+              help="Weights of MSD, RMS, SCE and LUFS (each relative to its value at the analytic fit).")
+@click.option("--train-layers", type=click.Choice(("controller", "head", "bias")), default="controller",
+              show_default=True, help="What learns: the controller's dense layers and head, the head, or its bias.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing --out.")
 def train_corrections(model, train_path, val_path, out, force, **options):
-    """Train the edge analyser's controller on excerpt examples with the metrics (MSD, RMS, SCE) as the loss."""
+    """Train the edge analyser's controller on excerpt examples with the four metrics as the loss."""
     from ..io.atomic import check_outputs
 
     if not out.endswith(".keras"):
         raise click.BadParameter("must end in .keras", param_hint="--out")
-    check_outputs({"--out": out}, inputs={"--train": train_path, "--val": val_path}, force=force)
+    check_outputs({"--out": out}, inputs={"--val": val_path, **{f"--train {p}": p for p in train_path}}, force=force)
     _quiet_tensorflow()
     from .corrections import train_corrections as run
 
-    record = run(model, train_path, val_path, out, echo=click.echo, **options)
+    record = run(model, list(train_path), val_path, out, echo=click.echo, **options)
     click.echo(f"{out}: epoch {record['chosen_epoch']} kept")

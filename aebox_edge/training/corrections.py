@@ -4,12 +4,12 @@
 The encoder is kept as it is (its embeddings of every window and of each reference are computed once); the
 controller's dense layers and its correction head learn logit corrections of the analytic EQ fit. The compressor's
 corrections are held at zero (the loss keeps the dynamics as the runtime made them, so it says nothing about them)
-and the saved head outputs exact zeros for them. Loss per window: the excerpt's MSD, RMS and SCE after the window's
-correction, each divided by its mean over the training excerpts at zero correction (so each counts by its relative
-change), plus ``l2`` times the mean squared correction. The epoch kept is the one whose *validation* excerpts
-(songs not in the training examples) score best on the same sum, each excerpt's corrections averaged over its
-windows as the runtime's smoothing averages them; the untrained head (the analytic fit) is epoch 0, so a head that
-does not beat it on the validation songs is not kept.
+and the saved head outputs exact zeros for them. Loss per window: the excerpt's MSD, RMS, SCE and LUFS error after
+the window's correction, each divided by its mean over the training excerpts at zero correction (so each counts by
+its relative change; ``weights`` weigh the four), plus ``l2`` times the mean squared correction. The epoch kept is
+the one whose *validation* excerpts (songs not in the training examples) score best on the same sum, each excerpt's
+corrections averaged over its windows as the runtime's smoothing averages them; the untrained head (the analytic
+fit) is epoch 0, so a head that does not beat it on the validation songs is not kept.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .excerpt_data import load_examples
 from .metric_loss import METRIC_KEYS, metric_terms, padded_terms
 
 EQ_MASK = np.array([0.0 if name.startswith("comp_") else 1.0 for name in PARAM_SPEC.names], np.float32)
-CONTROLLER_PREFIXES = ("match_scale", "concat", "controller_", "correction")
+TRAIN_LAYERS = ("controller", "head", "bias")  # what learns: the controller's dense layers and head, the head, its bias
 
 
 def _controller(model):
@@ -69,9 +69,12 @@ def _gather(terms: dict, index):
     return {key: tf.gather(value, index) for key, value in terms.items()}
 
 
-def train_corrections(model_path: str, train_path: str, val_path: str, out_path: str, *, epochs: int = 30,
-                      batch_size: int = 32, lr: float = 3e-4, l2: float = 0.05, seed: int = 0, echo=print) -> dict:
-    """Train the controller of the analyser at ``model_path`` on the examples at ``train_path``, choose the epoch
+def train_corrections(model_path: str, train_path, val_path: str, out_path: str, *, epochs: int = 30,
+                      batch_size: int = 32, lr: float = 3e-4, l2: float = 0.05, weights=(1.0, 1.0, 1.0, 1.0),
+                      train_layers: str = "controller", seed: int = 0,
+                      echo=print) -> dict:
+    """Train the controller of the analyser at ``model_path`` on the examples at ``train_path`` (one path or
+    several), choose the epoch
     on ``val_path``, save the analyser to ``out_path`` (``.keras``, atomically) with a ``.json`` record beside it
     (per-epoch validation metrics); returns the record. Raises ``InputError`` for a model without a correction head
     or unreadable examples."""
@@ -85,6 +88,12 @@ def train_corrections(model_path: str, train_path: str, val_path: str, out_path:
         raise InputError(f"{model_path}: not a correction analyser (edge)")
     keras.utils.set_random_seed(seed)
     controller, encoder = _controller(model)
+    if train_layers not in TRAIN_LAYERS:
+        raise InputError(f"train_layers must be one of {TRAIN_LAYERS}, got {train_layers!r}")
+    for layer in controller.layers:
+        layer.trainable = train_layers == "controller" or layer.name == "correction"
+    head = model.get_layer("correction")
+    trainable = controller.trainable_variables if train_layers != "bias" else [head.bias]
     train, val = (_prepare(encoder, load_examples(p)) for p in (train_path, val_path))
     train_terms = {k: tf.constant(v) for k, v in train["terms"].items()}
     val_terms = {k: tf.constant(v) for k, v in val["terms"].items()}
@@ -95,7 +104,7 @@ def train_corrections(model_path: str, train_path: str, val_path: str, out_path:
         return tf.sigmoid(tf.math.log(p / (1.0 - p)) + corrections * mask)
 
     zero = metric_terms(train_terms["p0"], train_terms)
-    scales = {k: float(tf.reduce_mean(zero[k])) for k in METRIC_KEYS}
+    scales = {k: float(tf.reduce_mean(zero[k])) / w for k, w in zip(METRIC_KEYS, weights) if w > 0}
     optimizer = keras.optimizers.Adam(lr)
 
     @tf.function
@@ -104,9 +113,9 @@ def train_corrections(model_path: str, train_path: str, val_path: str, out_path:
         with tf.GradientTape() as tape:
             c = controller([e_in, e_ref, match], training=True) * mask
             m = metric_terms(params(c, terms["p0"]), terms)
-            loss = tf.add_n([tf.reduce_mean(m[k]) / scales[k] for k in METRIC_KEYS]) + l2 * tf.reduce_mean(c * c)
-        grads = tape.gradient(loss, controller.trainable_variables)
-        optimizer.apply_gradients(zip(grads, controller.trainable_variables))
+            loss = tf.add_n([tf.reduce_mean(m[k]) / scales[k] for k in scales]) + l2 * tf.reduce_mean(c * c)
+        grads = tape.gradient(loss, trainable)
+        optimizer.apply_gradients(zip(grads, trainable))
         return loss
 
     def validate() -> dict:
@@ -114,7 +123,7 @@ def train_corrections(model_path: str, train_path: str, val_path: str, out_path:
         per_excerpt = np.stack([c[val["excerpt"] == i].mean(axis=0) for i in range(len(val["counts"]))]) * EQ_MASK
         m = metric_terms(params(tf.constant(per_excerpt), val_terms["p0"]), val_terms)
         out = {k: float(tf.reduce_mean(m[k])) for k in METRIC_KEYS}
-        out["score"] = sum(out[k] / scales[k] for k in METRIC_KEYS)
+        out["score"] = sum(out[k] / scales[k] for k in scales)
         out["mean_abs_correction"] = float(np.abs(per_excerpt).sum() / EQ_MASK.sum() / len(per_excerpt))
         return out
 
@@ -137,13 +146,14 @@ def train_corrections(model_path: str, train_path: str, val_path: str, out_path:
         if record["score"] < best["score"]:
             best, best_weights = record, [w.copy() for w in controller.get_weights()]
     controller.set_weights(best_weights)
-    head = model.get_layer("correction")
     kernel, bias = head.get_weights()
     head.set_weights([kernel * EQ_MASK, bias * EQ_MASK])  # the compressor's corrections: exact zeros
-    result = {"model": os.path.abspath(model_path), "train": os.path.abspath(train_path),
+    train_paths = [train_path] if isinstance(train_path, (str, os.PathLike)) else list(train_path)
+    result = {"model": os.path.abspath(model_path), "train": [os.path.abspath(p) for p in train_paths],
               "val": os.path.abspath(val_path), "train_excerpts": int(len(train["counts"])),
               "train_windows": int(n), "val_excerpts": int(len(val["counts"])), "epochs": epochs,
-              "batch_size": batch_size, "lr": lr, "l2": l2, "seed": seed, "scales": scales,
+              "batch_size": batch_size, "lr": lr, "l2": l2, "weights": list(weights), "train_layers": train_layers,
+              "seed": seed, "scales": scales,
               "chosen_epoch": best["epoch"], "history": history}
     with atomic_path(out_path, suffix=".keras") as tmp:
         model.save(tmp)

@@ -36,7 +36,8 @@ from ddsp_kernels.signal import mono
 
 from ..defaults import HOP_S
 from ..errors import InputError
-from ..evaluation.metrics import centroid_magnitudes, mean_spectral_centroid, msd_filterbank, msd_magnitudes
+from ..evaluation.metrics import (MSD_FLOOR, centroid_magnitudes, integrated_loudness, mean_spectral_centroid,
+                                  msd_filterbank, msd_magnitudes)
 
 CELLS_PER_OCTAVE = 48
 LOWEST_EDGE_HZ = 20.0
@@ -66,7 +67,7 @@ def metric_terms(output: np.ndarray, target: np.ndarray, sample_rate: int) -> di
     MSD (``mel0`` not floored), ``weights`` (128, CELLS) each mel band's magnitude per cell (rows sum to 1),
     ``plain``/``kweighted`` the output's long-term power per cell (sums 1), ``shape``/``shape_f`` the output's
     frame-normalized centroid magnitudes per cell and the same times frequency, ``rms0_db``/``rms_target_db``,
-    ``sce0``/``sce_target`` (Hz)."""
+    ``sce0``/``sce_target`` (Hz), ``lufs0_error`` (LU, signed: the output's loudness minus the target's)."""
     x, y = (mono(np.asarray(a, dtype=np.float64)) for a in (output, target))
     if x.shape != y.shape or x.size == 0:
         raise InputError(f"output and target must be non-empty and equally long, got {x.size} and {y.size} samples")
@@ -85,14 +86,33 @@ def metric_terms(output: np.ndarray, target: np.ndarray, sample_rate: int) -> di
     shape = np.divide(cmag, total, out=np.zeros_like(cmag), where=total > 0).sum(axis=0)
     ccells = _cells(cfreqs)
     return {
-        "mel0": (mag0 @ fb.T).astype(np.float32), "mel_target": np.maximum(mag_target @ fb.T, 1e-4).astype(np.float32),
+        "mel0": (mag0 @ fb.T).astype(np.float32),
+        "mel_target": np.maximum(mag_target @ fb.T, MSD_FLOOR).astype(np.float32),
         "weights": weights.astype(np.float32),
         "plain": (plain / max(plain.sum(), 1e-30)).astype(np.float32),
         "kweighted": (kweighted / max(kweighted.sum(), 1e-30)).astype(np.float32),
-        "shape": _cell_sums(shape, ccells).astype(np.float32), "shape_f": _cell_sums(shape * cfreqs, ccells).astype(np.float32),
-        "rms0_db": 10.0 * np.log10(np.mean(x * x) + 1e-20), "rms_target_db": 10.0 * np.log10(np.mean(y * y) + 1e-20),
+        "shape": _cell_sums(shape, ccells).astype(np.float32),
+        "shape_f": _cell_sums(shape * cfreqs, ccells).astype(np.float32),
+        "rms0_db": 10.0 * np.log10(np.mean(x * x) + 1e-20),
+        "rms_target_db": 10.0 * np.log10(np.mean(y * y) + 1e-20),
         "sce0": mean_spectral_centroid(x, sample_rate), "sce_target": mean_spectral_centroid(y, sample_rate),
+        "lufs0_error": integrated_loudness(x, sample_rate) - integrated_loudness(y, sample_rate),
     }
+
+
+def peak_headroom_db(chain_output: np.ndarray, sample_rate: int, reference_lufs: float, input_lufs: float) -> float:
+    """How far the level stage's loudness gain for ``chain_output`` stays below what its sample-peak stage allows
+    (``runtime.level``: at most ``MAX_LIMITING_DB`` of limiting), in dB; negative where the peak stage lowered the
+    gain by that much (the output then ends below the reference's loudness)."""
+    from ddsp_kernels.limiter import CEILING_DBTP
+    from ddsp_kernels.loudness import match_gain_db
+
+    from ..runtime.level import MAX_LIMITING_DB, level_loudness
+
+    gain_db = match_gain_db(level_loudness(chain_output, sample_rate), reference_lufs, input_lufs=input_lufs)
+    peak = float(np.max(np.abs(chain_output), initial=0.0))
+    most = CEILING_DBTP + MAX_LIMITING_DB - 20.0 * np.log10(peak) if peak > 0 else np.inf
+    return float(np.clip(most - gain_db, -60.0, 60.0))
 
 
 def excerpt_example(enhancer, input_audio: np.ndarray, reference_audio: np.ndarray, target: np.ndarray,
@@ -123,14 +143,17 @@ def excerpt_example(enhancer, input_audio: np.ndarray, reference_audio: np.ndarr
     track_values = np.repeat(p0[None], len(times), axis=0)
     track = ParamTrack(np.array(times), track_values, track_values, reference.info)
     block = max(1, round(BLOCK_S * sample_rate))
-    y0 = np.concatenate(list(render(array_blocks(x, block), track, sample_rate, x.shape[1])))
-    y0 = level_stage(y0, sample_rate, reference.match.loudness_lufs, level_loudness(x, sample_rate))
-    return {"features": np.array(features, np.float16), "reference": reference.features[..., 0].astype(np.float16),
+    chain = np.concatenate(list(render(array_blocks(x, block), track, sample_rate, x.shape[1])))
+    input_lufs = level_loudness(x, sample_rate)
+    y0 = level_stage(chain, sample_rate, reference.match.loudness_lufs, input_lufs)
+    return {"headroom_db": peak_headroom_db(chain, sample_rate, reference.match.loudness_lufs, input_lufs),
+            "features": np.array(features, np.float16), "reference": reference.features[..., 0].astype(np.float16),
             "match": np.array(match, np.float32), "p0": p0, "sample_rate": sample_rate,
             **metric_terms(y0, target, sample_rate)}
 
 
 _WORKER = {}
+_RAGGED = ("features", "match", "mel0", "mel_target")  # saved concatenated, with their counts
 
 
 def _example(args):
@@ -165,7 +188,7 @@ def build_examples(directories: list[str], model: str, out_path: str, *, exclude
                 echo(f"{k + 1}/{len(jobs)} excerpts")
     arrays = {"format": np.array(EXAMPLES_FORMAT)}
     for key in examples[0]:
-        if key in ("features", "match", "mel0", "mel_target"):  # ragged: concatenated with offsets
+        if key in _RAGGED:
             arrays[key] = np.concatenate([ex[key] for ex in examples])
             arrays[f"{key}_count"] = np.array([len(ex[key]) for ex in examples])
         else:
@@ -176,20 +199,22 @@ def build_examples(directories: list[str], model: str, out_path: str, *, exclude
     return len(examples)
 
 
-def load_examples(path: str) -> dict:
-    """The arrays :func:`build_examples` saved, the ragged ones split back into lists per excerpt. Raises
-    ``InputError`` for a file that is not such an archive."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such examples file")
-    with np.load(path) as data:
-        if "format" not in data or str(data["format"]) != EXAMPLES_FORMAT:
-            raise InputError(f"{path}: not an {EXAMPLES_FORMAT} archive")
-        out = {}
-        for key in data.files:
-            if key == "format" or key.endswith("_count"):
-                continue
-            if f"{key}_count" in data.files:
-                out[key] = np.split(data[key], np.cumsum(data[f"{key}_count"])[:-1])
-            else:
-                out[key] = data[key]
-    return out
+def load_examples(paths) -> dict:
+    """The arrays :func:`build_examples` saved in ``paths`` (one path or several, joined in order), the ragged ones
+    as lists per excerpt. Raises ``InputError`` for a file that is not such an archive."""
+    out: dict = {}
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such examples file")
+        with np.load(path) as data:
+            if "format" not in data or str(data["format"]) != EXAMPLES_FORMAT:
+                raise InputError(f"{path}: not an {EXAMPLES_FORMAT} archive")
+            for key in data.files:
+                if key == "format" or key.endswith("_count"):
+                    continue
+                if f"{key}_count" in data.files:
+                    value = np.split(data[key], np.cumsum(data[f"{key}_count"])[:-1])
+                else:
+                    value = list(data[key])
+                out.setdefault(key, []).extend(value)
+    return {key: value if key in _RAGGED else np.array(value) for key, value in out.items()}

@@ -1,20 +1,24 @@
-"""The paper's metrics as a differentiable loss of EQ corrections, taken around the runtime's own output
-(``training.excerpt_data``): the MSD, RMS and SCE that ``evaluation.metrics`` would give the output of an excerpt if
-its EQ ``p`` replaced the analytic fit ``p0``, the compressor, the level stage and the limiter left as they acted.
+"""The paper's four metrics as a differentiable loss of EQ corrections, taken around the runtime's own output
+(``training.excerpt_data``): the MSD, RMS, SCE and LUFS error that ``evaluation.metrics`` would give the output of
+an excerpt if its EQ ``p`` replaced the analytic fit ``p0``, the compressor and the limiter's shape left as they acted.
 
-With ``rho_j = |H_p / H_p0|`` on the grid cells (``dsp_tf.eq_magnitude_db``):
+With ``rho_j = |H_p / H_p0|`` on the grid cells (``dsp_tf.eq_magnitude_db``), ``k`` and ``q`` the changes (dB) of
+the output's K-weighted and plain power (``10 log10 sum_j K_j rho_j^2``, ``K``, ``P`` its powers per cell summing to
+1):
 
-- the level stage holds the K-weighted loudness: the output is scaled by ``g = (sum_j K_j rho_j^2)^-1/2``
-  (``K`` the output's K-weighted power per cell, summing to 1);
-- MSD: each frame's mel band ``m`` becomes ``mel0 g sum_j W[m, j] rho_j``, then ``mean|ln M - ln M_target| +
-  mean|M - M_target|`` with the metric's floor (Steinmetz et al. 2022);
-- RMS: ``ln(10) |rms0_db + 10 log10(g^2 sum_j P_j rho_j^2) - rms_target_db|`` (``P`` the plain power per cell;
-  the metric's ``|20 ln rms_x - 20 ln rms_y|``);
+- the level stage's gain moves by ``-k`` (it holds the loudness), unless the sample peak, taken to rise with the
+  plain level ``q`` (and never to fall), would then need more limiting than it allows: the gain change is
+  ``min(-k, h - max(q, 0)) - min(0, h)`` (:func:`level_gain_change_db`; ``h`` the headroom the runtime's output had
+  below that cap, negative where it bound), so a boost that would be limited away costs loudness, as it does;
+- MSD: each frame's mel band ``m`` becomes ``mel0 10^(gain/20) sum_j W[m, j] rho_j``, then ``mean|ln M -
+  ln M_target| + mean|M - M_target|`` with the metric's floor (Steinmetz et al. 2022);
+- RMS: ``ln(10) |rms0_db + gain + q - rms_target_db|`` (the metric's ``|20 ln rms_x - 20 ln rms_y|``);
 - SCE: the output's mean centroid moved by the change of the frame-normalized moment
-  ``sum_j rho_j F_j / sum_j rho_j S_j``.
+  ``sum_j rho_j F_j / sum_j rho_j S_j``;
+- LUFS: ``|lufs0_error + gain + k|``.
 
-LUFS is what the level stage sets and is not in the loss. At ``p = p0`` every term is the metric of the runtime's
-output exactly (MSD, RMS, SCE).
+At ``p = p0`` every term is the metric of the runtime's output exactly. Not modelled: the +40 dB cap on the total
+gain and the limiter's own reshaping of peaks.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ..evaluation.metrics import MSD_FLOOR
 from .dsp_tf import eq_magnitude_db
 from .excerpt_data import GRID_CENTRES_HZ
 
-METRIC_KEYS = ("msd", "rms", "sce")
+METRIC_KEYS = ("msd", "rms", "sce", "lufs")
 
 
 def padded_terms(examples: dict) -> dict:
@@ -43,14 +47,14 @@ def padded_terms(examples: dict) -> dict:
         mel0[i, :len(a)], target[i, :len(b)], mask[i, :len(a)] = a, b, 1.0
     out = {"mel0": mel0, "mel_target": target, "mask": mask}
     for key in ("weights", "plain", "kweighted", "shape", "shape_f", "rms0_db", "rms_target_db", "sce0",
-                "sce_target", "p0"):
+                "sce_target", "lufs0_error", "headroom_db", "p0"):
         out[key] = np.asarray(examples[key], np.float32)
     out["sample_rate"] = np.asarray(examples["sample_rate"], np.float64)
     return out
 
 
 def metric_terms(p01, terms: dict) -> dict:
-    """Per-item ``msd``, ``rms``, ``sce`` (batch,) of EQ ``p01`` (batch, 24) against the items' ``terms`` (the
+    """Per-item ``msd``, ``rms``, ``sce``, ``lufs`` (batch,) of EQ ``p01`` (batch, 24) against the items' ``terms`` (the
     :func:`padded_terms` of each item, gathered to the batch)."""
     p01 = tf.cast(p01, tf.float64)
     p0 = tf.cast(terms["p0"], tf.float64)
@@ -59,16 +63,30 @@ def metric_terms(p01, terms: dict) -> dict:
     delta_db = tf.cast(tf.split(both, 2)[0] - tf.split(both, 2)[1], tf.float32)
     rho = tf.pow(10.0, delta_db / 20.0)  # (batch, cells)
     rho2 = rho * rho
-    gain2 = 1.0 / tf.reduce_sum(terms["kweighted"] * rho2, -1)  # (batch,)
-    band = tf.einsum("bmj,bj->bm", terms["weights"], rho) * tf.sqrt(gain2)[:, None]
+    plain_db = 10.0 / math.log(10.0) * tf.math.log(tf.reduce_sum(terms["plain"] * rho2, -1))
+    k_db = 10.0 / math.log(10.0) * tf.math.log(tf.reduce_sum(terms["kweighted"] * rho2, -1))
+    gain_db = level_gain_change_db(k_db, plain_db, terms["headroom_db"])
+    band = tf.einsum("bmj,bj->bm", terms["weights"], rho) * tf.pow(10.0, gain_db / 20.0)[:, None]
     mel = tf.maximum(terms["mel0"] * band[:, None, :], MSD_FLOOR)
     target, mask = terms["mel_target"], terms["mask"][..., None]
     count = tf.reduce_sum(mask, [1, 2]) * tf.cast(tf.shape(mel)[-1], tf.float32)
     log_term = tf.reduce_sum(tf.abs(tf.math.log(mel) - tf.math.log(target)) * mask, [1, 2]) / count
     lin_term = tf.reduce_sum(tf.abs(mel - target) * mask, [1, 2]) / count
-    rms_db = terms["rms0_db"] + 10.0 / math.log(10.0) * tf.math.log(gain2 * tf.reduce_sum(terms["plain"] * rho2, -1))
     moment = tf.reduce_sum(rho * terms["shape_f"], -1) / tf.maximum(tf.reduce_sum(rho * terms["shape"], -1), 1e-12)
     moment0 = tf.reduce_sum(terms["shape_f"], -1) / tf.maximum(tf.reduce_sum(terms["shape"], -1), 1e-12)
     return {"msd": log_term + lin_term,
-            "rms": math.log(10.0) * tf.abs(rms_db - terms["rms_target_db"]),
-            "sce": tf.abs(terms["sce0"] + moment - moment0 - terms["sce_target"])}
+            "rms": math.log(10.0) * tf.abs(terms["rms0_db"] + gain_db + plain_db - terms["rms_target_db"]),
+            "sce": tf.abs(terms["sce0"] + moment - moment0 - terms["sce_target"]),
+            "lufs": tf.abs(terms["lufs0_error"] + gain_db + k_db)}
+
+
+def level_gain_change_db(k_change_db, plain_change_db, headroom_db):
+    """The change of the level stage's gain (dB) when an EQ change moves the chain output's K-weighted power by
+    ``k_change_db`` and its plain power by ``plain_change_db``: the loudness gain moves by ``-k_change_db``, and
+    the sample peak lowers it where it would need more than the allowed limiting (``headroom_db``: how far the
+    output's loudness gain stayed below that cap; negative where it bound). The peak is taken to rise with the
+    plain level and never to fall (a cut may leave the band the peak comes from: on a validation excerpt whose
+    peaks were a +22 dB bass shelf's, cuts of the mids lowered the loudness and the peak cap kept the gain)."""
+    loudness = -k_change_db
+    peak = tf.maximum(plain_change_db, 0.0)
+    return tf.minimum(loudness, headroom_db - peak) - tf.minimum(0.0, headroom_db)

@@ -83,3 +83,16 @@ def test_examples_and_a_trained_head_with_exact_zero_compressor_corrections(tmp_
     code = main.main(["examples", "--excerpts", str(excerpts), "--model", str(model), "--out", str(out)],
                      prog_name="aebox-edge", standalone_mode=False)
     assert code == 2
+
+
+def test_a_boost_that_the_peak_stage_would_limit_away_costs_loudness():
+    from aebox_edge.training.metric_loss import level_gain_change_db
+
+    k = tf.constant([2.0, 2.0, 2.0, -3.0])  # change of the K-weighted power (dB): a bass boost moves it little
+    q = tf.constant([10.0, 10.0, 10.0, -3.0])  # change of the plain power, which the sample peak follows
+    headroom = tf.constant([20.0, 3.0, -4.0, -4.0])
+    got = level_gain_change_db(k, q, headroom).numpy()
+    # room to spare: the loudness gain follows (-2); 3 dB of room: the peak rises 8 dB over the loudness gain, so the
+    # gain gives 5 more (-7); already capped: the gain falls with the peak (-10); a cut is not taken to free the
+    # peak, so a capped gain stays (0) and the loudness falls with the cut
+    np.testing.assert_allclose(got, [-2.0, -7.0, -10.0, 0.0])
