@@ -9,7 +9,8 @@ import sys
 import click
 
 from ..options import FINITE, FiniteFloat
-from .config import GRAD_METHODS, MODEL_CONFIGS, OPTIMIZERS, STRATEGIES, TrainConfig
+from .config import (CORRECTION_BATCH, CORRECTION_EPOCHS, CORRECTION_L2, CORRECTION_LAYERS, CORRECTION_LR,
+                     CORRECTION_WEIGHTS, GRAD_METHODS, MODEL_CONFIGS, OPTIMIZERS, STRATEGIES, TrainConfig)
 
 _DEFAULT = TrainConfig()
 
@@ -180,14 +181,14 @@ def examples(directories, model, exclude, out, force, workers):
 @click.option("--val", "val_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Validation examples of other songs: the epoch is chosen on them (epoch 0 = the analytic fit).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The trained analyser (.keras).")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=3e-4, show_default=True)
-@click.option("--l2", type=FiniteFloat(min=0), default=0.05, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=CORRECTION_EPOCHS, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=CORRECTION_BATCH, show_default=True)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=CORRECTION_LR, show_default=True)
+@click.option("--l2", type=FiniteFloat(min=0), default=CORRECTION_L2, show_default=True,
               help="Weight of the mean squared logit correction.")
-@click.option("--weights", type=(FiniteFloat(min=0),) * 4, default=(1.0, 1.0, 1.0, 1.0), show_default=True,
+@click.option("--weights", type=(FiniteFloat(min=0),) * 4, default=CORRECTION_WEIGHTS, show_default=True,
               help="Weights of MSD, RMS, SCE and LUFS (each relative to its value at the analytic fit).")
-@click.option("--train-layers", type=click.Choice(("controller", "head", "bias")), default="controller",
+@click.option("--train-layers", type=click.Choice(CORRECTION_LAYERS), default=CORRECTION_LAYERS[0],
               show_default=True, help="What learns: the controller's dense layers and head, the head, or its bias.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing --out.")

@@ -13,6 +13,11 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 CONFIG_FILE = "config.json"  # in a run directory: the run's record
 MODEL_FILE = "model.keras"  # in a run directory: the analyser of the best epoch
 
+# train-corrections (training/corrections.py): what learns, and the recipe of the shipped head (models/MODEL_CARD.md)
+CORRECTION_LAYERS = ("controller", "head", "bias")
+CORRECTION_EPOCHS, CORRECTION_BATCH, CORRECTION_LR, CORRECTION_L2 = 8, 32, 1e-4, 0.2
+CORRECTION_WEIGHTS = (4.0, 1.0, 1.0, 1.0)  # MSD, RMS, SCE, LUFS
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:

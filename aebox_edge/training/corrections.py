@@ -14,7 +14,6 @@ fit) is epoch 0, so a head that does not beat it on the validation songs is not 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -25,11 +24,13 @@ from ddsp_kernels.match import P_EPS
 
 from ..errors import InputError
 from ..io.atomic import atomic_path, write_json
+from .config import (CORRECTION_BATCH, CORRECTION_EPOCHS, CORRECTION_L2, CORRECTION_LAYERS, CORRECTION_LR,
+                     CORRECTION_WEIGHTS)
 from .excerpt_data import load_examples
 from .metric_loss import METRIC_KEYS, metric_terms, padded_terms
 
 EQ_MASK = np.array([0.0 if name.startswith("comp_") else 1.0 for name in PARAM_SPEC.names], np.float32)
-TRAIN_LAYERS = ("controller", "head", "bias")  # what learns: the controller's dense layers and head, the head, its bias
+  # what learns: the controller's dense layers and head, the head, its bias
 
 
 def _controller(model):
@@ -69,9 +70,9 @@ def _gather(terms: dict, index):
     return {key: tf.gather(value, index) for key, value in terms.items()}
 
 
-def train_corrections(model_path: str, train_path, val_path: str, out_path: str, *, epochs: int = 30,
-                      batch_size: int = 32, lr: float = 3e-4, l2: float = 0.05, weights=(1.0, 1.0, 1.0, 1.0),
-                      train_layers: str = "controller", seed: int = 0,
+def train_corrections(model_path: str, train_path, val_path: str, out_path: str, *, epochs: int = CORRECTION_EPOCHS,
+                      batch_size: int = CORRECTION_BATCH, lr: float = CORRECTION_LR, l2: float = CORRECTION_L2,
+                      weights=CORRECTION_WEIGHTS, train_layers: str = CORRECTION_LAYERS[0], seed: int = 0,
                       echo=print) -> dict:
     """Train the controller of the analyser at ``model_path`` on the examples at ``train_path`` (one path or
     several), choose the epoch
@@ -88,8 +89,8 @@ def train_corrections(model_path: str, train_path, val_path: str, out_path: str,
         raise InputError(f"{model_path}: not a correction analyser (edge)")
     keras.utils.set_random_seed(seed)
     controller, encoder = _controller(model)
-    if train_layers not in TRAIN_LAYERS:
-        raise InputError(f"train_layers must be one of {TRAIN_LAYERS}, got {train_layers!r}")
+    if train_layers not in CORRECTION_LAYERS:
+        raise InputError(f"train_layers must be one of {CORRECTION_LAYERS}, got {train_layers!r}")
     for layer in controller.layers:
         layer.trainable = train_layers == "controller" or layer.name == "correction"
     head = model.get_layer("correction")
