@@ -53,10 +53,15 @@ LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
 
 
+def peak_gain_limit_db(peak: float) -> float:
+    """The most gain (dB) the sample-peak stage allows a signal whose sample peak is ``peak`` (linear): it then
+    ends ``MAX_LIMITING_DB`` above the ceiling; ``inf`` for silence."""
+    return CEILING_DBTP + MAX_LIMITING_DB - 20.0 * np.log10(peak) if peak > 0 else np.inf
+
+
 def _peak_limited_gain_db(gain_db: float, peak: float) -> tuple[float, bool]:
-    """``gain_db`` lowered so that a sample peak ``peak`` (linear) ends at most ``MAX_LIMITING_DB`` above the
-    ceiling, and whether it was."""
-    most = CEILING_DBTP + MAX_LIMITING_DB - 20.0 * np.log10(peak) if peak > 0 else np.inf
+    """``gain_db`` lowered to :func:`peak_gain_limit_db` of a sample peak ``peak`` (linear), and whether it was."""
+    most = peak_gain_limit_db(peak)
     return (float(most), True) if gain_db > most else (gain_db, False)
 
 

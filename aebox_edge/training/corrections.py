@@ -30,7 +30,6 @@ from .excerpt_data import load_examples
 from .metric_loss import METRIC_KEYS, metric_terms, padded_terms
 
 EQ_MASK = np.array([0.0 if name.startswith("comp_") else 1.0 for name in PARAM_SPEC.names], np.float32)
-  # what learns: the controller's dense layers and head, the head, its bias
 
 
 def _controller(model):
@@ -50,8 +49,8 @@ def _controller(model):
 
 
 def _embed(encoder, features: list[np.ndarray], batch: int = 64) -> np.ndarray:
-    stacked = np.concatenate([np.atleast_3d(f) if f.ndim == 2 else f for f in features]).astype(np.float32)
-    stacked = stacked.reshape(-1, *stacked.shape[-2:])[..., None]
+    """Encoder embeddings of log-mels given as a list of (windows, frames, mels) arrays, all windows in order."""
+    stacked = np.concatenate(features).astype(np.float32)[..., None]
     return np.concatenate([encoder.predict_on_batch(stacked[i:i + batch]) for i in range(0, len(stacked), batch)])
 
 
@@ -75,8 +74,7 @@ def train_corrections(model_path: str, train_path, val_path: str, out_path: str,
                       weights=CORRECTION_WEIGHTS, train_layers: str = CORRECTION_LAYERS[0], seed: int = 0,
                       echo=print) -> dict:
     """Train the controller of the analyser at ``model_path`` on the examples at ``train_path`` (one path or
-    several), choose the epoch
-    on ``val_path``, save the analyser to ``out_path`` (``.keras``, atomically) with a ``.json`` record beside it
+    several), choose the epoch on ``val_path``, save the analyser to ``out_path`` (``.keras``, atomically) with a ``.json`` record beside it
     (per-epoch validation metrics); returns the record. Raises ``InputError`` for a model without a correction head
     or unreadable examples."""
     import keras

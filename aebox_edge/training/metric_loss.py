@@ -1,14 +1,15 @@
 """The paper's four metrics as a differentiable loss of EQ corrections, taken around the runtime's own output
 (``training.excerpt_data``): the MSD, RMS, SCE and LUFS error that ``evaluation.metrics`` would give the output of
-an excerpt if its EQ ``p`` replaced the analytic fit ``p0``, the compressor and the limiter's shape left as they acted.
+an excerpt if its EQ ``p`` replaced the analytic fit ``p0``, the compressor and the limiter's shape left as they
+acted.
 
 With ``rho_j = |H_p / H_p0|`` on the grid cells (``dsp_tf.eq_magnitude_db``), ``k`` and ``q`` the changes (dB) of
 the output's K-weighted and plain power (``10 log10 sum_j K_j rho_j^2``, ``K``, ``P`` its powers per cell summing to
 1):
 
-- the level stage's gain moves by ``-k`` (it holds the loudness), unless the sample peak, taken to rise with the
-  plain level ``q`` (and never to fall), would then need more limiting than it allows: the gain change is
-  ``min(-k, h - max(q, 0)) - min(0, h)`` (:func:`level_gain_change_db`; ``h`` the headroom the runtime's output had
+- the level stage's gain moves by ``-k`` (it holds the loudness), unless the sample peak, taken to move with the
+  plain level ``q``, would then need more limiting than it allows: the gain change is
+  ``min(-k, h - q) - min(0, h)`` (:func:`level_gain_change_db`; ``h`` the headroom the runtime's output had
   below that cap, negative where it bound), so a boost that would be limited away costs loudness, as it does;
 - MSD: each frame's mel band ``m`` becomes ``mel0 10^(gain/20) sum_j W[m, j] rho_j``, then ``mean|ln M -
   ln M_target| + mean|M - M_target|`` with the metric's floor (Steinmetz et al. 2022);
@@ -54,8 +55,8 @@ def padded_terms(examples: dict) -> dict:
 
 
 def metric_terms(p01, terms: dict) -> dict:
-    """Per-item ``msd``, ``rms``, ``sce``, ``lufs`` (batch,) of EQ ``p01`` (batch, 24) against the items' ``terms`` (the
-    :func:`padded_terms` of each item, gathered to the batch)."""
+    """Per-item ``msd``, ``rms``, ``sce``, ``lufs`` (batch,) of EQ ``p01`` (batch, 24) against the items'
+    ``terms`` (the :func:`padded_terms` of each item, gathered to the batch)."""
     p01 = tf.cast(p01, tf.float64)
     p0 = tf.cast(terms["p0"], tf.float64)
     both = eq_magnitude_db(tf.concat([p01, p0], 0), GRID_CENTRES_HZ,
@@ -83,10 +84,9 @@ def metric_terms(p01, terms: dict) -> dict:
 def level_gain_change_db(k_change_db, plain_change_db, headroom_db):
     """The change of the level stage's gain (dB) when an EQ change moves the chain output's K-weighted power by
     ``k_change_db`` and its plain power by ``plain_change_db``: the loudness gain moves by ``-k_change_db``, and
-    the sample peak lowers it where it would need more than the allowed limiting (``headroom_db``: how far the
-    output's loudness gain stayed below that cap; negative where it bound). The peak is taken to rise with the
-    plain level and never to fall (a cut may leave the band the peak comes from: on a validation excerpt whose
-    peaks were a +22 dB bass shelf's, cuts of the mids lowered the loudness and the peak cap kept the gain)."""
+    the sample peak, taken to move with the plain level, lowers it where it would need more than the allowed
+    limiting (``headroom_db``: how far the output's loudness gain stayed below that cap; negative where it bound).
+    A cut of a band the peak does not come from thus wrongly frees the peak (models/MODEL_CARD.md, "Known
+    limits")."""
     loudness = -k_change_db
-    peak = tf.maximum(plain_change_db, 0.0)
-    return tf.minimum(loudness, headroom_db - peak) - tf.minimum(0.0, headroom_db)
+    return tf.minimum(loudness, headroom_db - plain_change_db) - tf.minimum(0.0, headroom_db)

@@ -93,6 +93,5 @@ def test_a_boost_that_the_peak_stage_would_limit_away_costs_loudness():
     headroom = tf.constant([20.0, 3.0, -4.0, -4.0])
     got = level_gain_change_db(k, q, headroom).numpy()
     # room to spare: the loudness gain follows (-2); 3 dB of room: the peak rises 8 dB over the loudness gain, so the
-    # gain gives 5 more (-7); already capped: the gain falls with the peak (-10); a cut is not taken to free the
-    # peak, so a capped gain stays (0) and the loudness falls with the cut
-    np.testing.assert_allclose(got, [-2.0, -7.0, -10.0, 0.0])
+    # gain gives 5 more (-7); already capped: the gain falls with the peak (-10); a cut frees the peak (+3)
+    np.testing.assert_allclose(got, [-2.0, -7.0, -10.0, 3.0])
