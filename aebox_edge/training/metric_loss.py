@@ -7,8 +7,8 @@ With ``rho_j = |H_p / H_p0|`` on the grid cells (``dsp_tf.eq_magnitude_db``), ``
 the output's K-weighted and plain power (``10 log10 sum_j K_j rho_j^2``, ``K``, ``P`` its powers per cell summing to
 1):
 
-- the level stage's gain moves by ``-k`` (it holds the loudness), unless the sample peak, taken to move with the
-  plain level ``q``, would then need more limiting than it allows: the gain change is
+- the level stage's gain moves by ``-k`` (it holds the loudness), unless the peak (``runtime.level.level_peak``),
+  taken to move with the plain level ``q``, would then need more limiting than it allows: the gain change is
   ``min(-k, h - q) - min(0, h)`` (:func:`level_gain_change_db`; ``h`` the headroom the runtime's output had
   below that cap, negative where it bound), so a boost that would be limited away costs loudness, as it does;
 - MSD: each frame's mel band ``m`` becomes ``mel0 10^(gain/20) sum_j W[m, j] rho_j``, then ``mean|ln M -
@@ -84,8 +84,9 @@ def metric_terms(p01, terms: dict) -> dict:
 def level_gain_change_db(k_change_db, plain_change_db, headroom_db):
     """The change of the level stage's gain (dB) when an EQ change moves the chain output's K-weighted power by
     ``k_change_db`` and its plain power by ``plain_change_db``: the loudness gain moves by ``-k_change_db``, and
-    the sample peak, taken to move with the plain level, lowers it where it would need more than the allowed
-    limiting (``headroom_db``: how far the output's loudness gain stayed below that cap; negative where it bound).
+    the peak (``runtime.level.level_peak``), taken to move with the plain level, lowers it where it would need more
+    than the allowed limiting (``headroom_db``: how far the output's loudness gain stayed below that cap;
+    negative where it bound).
     A cut of a band the peak does not come from thus wrongly frees the peak (models/MODEL_CARD.md, "Known
     limits")."""
     loudness = -k_change_db

@@ -11,7 +11,7 @@ from scipy.signal import resample_poly
 from support import music, write_audio
 
 from aebox_edge.runtime import enhance_file
-from aebox_edge.runtime.level import RunningLevel, level_loudness, level_matched, level_stage
+from aebox_edge.runtime.level import MAX_LIMITING_DB, RunningLevel, level_loudness, level_matched, level_stage
 from ddsp_kernels.limiter import CEILING_DBTP
 from ddsp_kernels.loudness import MAX_BOOST_DB, integrated_loudness
 
@@ -167,17 +167,50 @@ def test_compressed_outputs_do_not_clip(enhancer, pair, loud_reference, extensio
 
 
 def test_the_gain_leaves_the_limiter_only_transients(enhancer, pair, loud_reference):
-    """The first stage lowers the gain so that no peak needs more than MAX_LIMITING_DB of limiting: a quiet input
-    with one click, which matching the loud reference would put some 20 dB over the ceiling."""
+    """The first stage lowers the gain so that the output's peak needs no more than MAX_LIMITING_DB of limiting: a
+    quiet input with a click every 50 ms (2 % of the 10 ms frames), which matching the loud reference would put
+    some 20 dB over the ceiling."""
     from aebox_edge.runtime.level import MAX_LIMITING_DB
 
     out, x, _ = pair
     x = x * np.float32(0.3)
-    x[RATE] = 0.9
+    x[::RATE // 20] = 0.9
     path = write_audio(out / "clamp_in.wav", x, RATE, "FLOAT")
     summary = enhance_file(enhancer, str(path), loud_reference, str(out / "clamp_out.wav"), force=True)
     assert summary["level_peak_limited"]
     assert 1.0 < summary["limiter_max_reduction_db"] <= MAX_LIMITING_DB + 0.5
+
+
+def test_a_single_click_does_not_lower_the_level(enhancer, pair):
+    """One click (before: the loudest sample peak set the gain, so one thump made a whole song quiet) is left to
+    the limiter: a quiet input with one knock (5 ms, within one of the stage's 10 ms frames) that matching the
+    reference puts some 25 dB over the ceiling gets the whole loudness-matching gain, within the ceiling."""
+    out, x, reference = pair
+    x = x * np.float32(0.03)
+    t = np.arange(round(0.005 * RATE)) / RATE
+    x[RATE:RATE + len(t)] += (0.9 * np.hanning(len(t)) * np.sin(2 * np.pi * 3000.0 * t)).astype(np.float32)[:, None]
+    path = write_audio(out / "click_in.wav", x, RATE, "FLOAT")
+    summary = enhance_file(enhancer, str(path), str(reference), str(out / "click_out.wav"), force=True)
+    y, _ = sf.read(out / "click_out.wav")
+    assert not summary["level_peak_limited"]
+    assert summary["level_gain_db"] == pytest.approx(summary["reference_lufs"] - summary["output_lufs_before"],
+                                                     abs=0.02)
+    assert summary["limiter_max_reduction_db"] > MAX_LIMITING_DB
+    assert true_peak_db(y) <= CEILING_DBTP + TOLERANCE_DB
+
+
+def test_frame_peaks_and_the_robust_peak():
+    from aebox_edge.runtime.level import frame_peaks, level_peak
+
+    x = np.zeros((1005, 2), np.float32)
+    x[3, 1], x[1002, 0] = -0.5, 0.25
+    assert frame_peaks(x, 10000).tolist() == [0.5] + [0.0] * 9 + [0.25]  # 100-sample frames, the last one short
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-0.1, 0.1, 10 * 44100).astype(np.float32)
+    y[5000] = 1.0  # one frame in 1000: above the 99.9th percentile
+    assert level_peak(y, 44100) == pytest.approx(0.1, abs=0.01)
+    y[::441] = 1.0  # every frame
+    assert level_peak(y, 44100) == 1.0
 
 
 def test_running_level_limits_live_and_reports_its_delay():
