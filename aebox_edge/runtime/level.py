@@ -66,12 +66,13 @@ LIVE_SLEW_DB_PER_S = 3.0
 def frame_peaks(audio: np.ndarray, sample_rate: float) -> np.ndarray:
     """The sample peak (linear, all channels) of each ``PEAK_FRAME_S`` frame of ``audio`` (samples,) or (samples,
     channels), the last frame possibly shorter (frames do not straddle the blocks of a stream); float32."""
-    a = np.abs(np.asarray(audio, dtype=np.float32))
-    a = a.max(axis=1) if a.ndim == 2 else a
+    a = np.asarray(audio, dtype=np.float32)
+    a = a[:, None] if a.ndim == 1 else a
     n = max(1, round(PEAK_FRAME_S * sample_rate))
     whole = len(a) // n * n
-    peaks = a[:whole].reshape(-1, n).max(axis=1)
-    return np.append(peaks, a[whole:].max()) if whole < len(a) else peaks
+    frames = a[:whole].reshape(-1, n * a.shape[1])  # a frame's samples of every channel in one row
+    peaks = np.maximum(frames.max(axis=1), -frames.min(axis=1))
+    return np.append(peaks, np.abs(a[whole:]).max()) if whole < len(a) else peaks
 
 
 def robust_peak(peaks: np.ndarray) -> float:
