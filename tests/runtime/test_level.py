@@ -170,8 +170,6 @@ def test_the_gain_leaves_the_limiter_only_transients(enhancer, pair, loud_refere
     """The first stage lowers the gain so that the output's peak needs no more than MAX_LIMITING_DB of limiting: a
     quiet input with a click every 50 ms (2 % of the 10 ms frames), which matching the loud reference would put
     some 20 dB over the ceiling."""
-    from aebox_edge.runtime.level import MAX_LIMITING_DB
-
     out, x, _ = pair
     x = x * np.float32(0.3)
     x[::RATE // 20] = 0.9
