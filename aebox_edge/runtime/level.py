@@ -33,10 +33,10 @@ clips, whatever its format or subtype.
 - Files: the chain's output is metered while it is rendered into a spool (``io.spool``: raw float32 frames in an
   unnamed temporary file), its integrated loudness and frame peaks (one value per 10 ms: 0.5 MB for 20 minutes) give
   one gain, and the second pass scales it through the limiter into the output, the limiter's delay removed
-  (sample-aligned with the input). Memory stays
-  flat; the extra cost is one write and read of float32 audio (0.07 s for a 4-minute stereo song, in the page
-  cache) and the limiter. Holding the output in memory instead would save about that much, but a bound that keeps
-  a 20-minute run under 150 MB (64 MB) does not hold a 4-minute stereo song (85 MB of float32), so the file stays.
+  (sample-aligned with the input). Memory stays flat; the extra cost is one write and read of float32 audio (0.07 s
+  for a 4-minute stereo song, in the page cache) and the limiter. Holding the output in memory instead would save
+  about that much, but a bound that keeps a 20-minute run under 150 MB (64 MB) does not hold a 4-minute stereo song
+  (85 MB of float32), so the file stays.
 - Live: :class:`RunningLevel` meters the chain's input and output, and its gain follows the gated loudness of the
   last ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block
   (no zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds. The
@@ -110,13 +110,22 @@ def level_loudness(audio, sample_rate: float) -> float:
     return integrated_loudness(audio, sample_rate, downmix=True, floored=True)
 
 
-def level_stage(audio, sample_rate: float, reference_lufs: float, input_lufs: float | None = None) -> np.ndarray:
-    """The whole level stage on an in-memory chain output ``audio`` (samples,) or (samples, channels): the gain
-    (capped over ``input_lufs``, the chain input's loudness, when given) then the limiter, sample-aligned; same
-    shape and dtype."""
+def level_gains_db(audio, sample_rate: float, reference_lufs: float, input_lufs: float | None = None
+                   ) -> tuple[float, float]:
+    """The level stage's two gains (dB) for an in-memory chain output ``audio`` (samples,) or (samples,
+    channels): the loudness-matching gain (capped over ``input_lufs``, the chain input's loudness, when given) and
+    the most the peak stage allows (:func:`peak_gain_limit_db` of its :func:`level_peak`); the stage applies the
+    lower."""
     x = np.asarray(audio)
-    gain_db = match_gain_db(level_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs)
-    gain_db, _ = _peak_limited_gain_db(gain_db, level_peak(x, sample_rate))
+    return (match_gain_db(level_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs),
+            peak_gain_limit_db(level_peak(x, sample_rate)))
+
+
+def level_stage(audio, sample_rate: float, reference_lufs: float, input_lufs: float | None = None) -> np.ndarray:
+    """The whole level stage on an in-memory chain output ``audio`` (samples,) or (samples, channels): the lower of
+    its gains (:func:`level_gains_db`) then the limiter, sample-aligned; same shape and dtype."""
+    x = np.asarray(audio)
+    gain_db = min(level_gains_db(x, sample_rate, reference_lufs, input_lufs))
     return true_peak_limit(x * x.dtype.type(10.0 ** (gain_db / 20.0)), sample_rate)
 
 

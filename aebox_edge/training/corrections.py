@@ -74,9 +74,9 @@ def train_corrections(model_path: str, train_path, val_path: str, out_path: str,
                       weights=CORRECTION_WEIGHTS, train_layers: str = CORRECTION_LAYERS[0], seed: int = 0,
                       echo=print) -> dict:
     """Train the controller of the analyser at ``model_path`` on the examples at ``train_path`` (one path or
-    several), choose the epoch on ``val_path``, save the analyser to ``out_path`` (``.keras``, atomically) with a ``.json`` record beside it
-    (per-epoch validation metrics); returns the record. Raises ``InputError`` for a model without a correction head
-    or unreadable examples."""
+    several), choose the epoch on ``val_path``, save the analyser to ``out_path`` (``.keras``, atomically) with a
+    ``.json`` record beside it (per-epoch validation metrics); returns the record. Raises ``InputError`` for a model
+    without a correction head or unreadable examples."""
     import keras
     import tensorflow as tf
 

@@ -102,14 +102,11 @@ def metric_terms(output: np.ndarray, target: np.ndarray, sample_rate: int) -> di
 
 def peak_headroom_db(chain_output: np.ndarray, sample_rate: int, reference_lufs: float, input_lufs: float) -> float:
     """How far the level stage's loudness gain for ``chain_output`` stays below what its peak stage allows
-    (``runtime.level.peak_gain_limit_db`` of its ``level_peak``), in dB; negative where the peak stage lowered the
-    gain by that much (the output then ends below the reference's loudness)."""
-    from ddsp_kernels.loudness import match_gain_db
+    (``runtime.level.level_gains_db``), in dB; negative where the peak stage lowered the gain by that much (the
+    output then ends below the reference's loudness)."""
+    from ..runtime.level import level_gains_db
 
-    from ..runtime.level import level_loudness, level_peak, peak_gain_limit_db
-
-    gain_db = match_gain_db(level_loudness(chain_output, sample_rate), reference_lufs, input_lufs=input_lufs)
-    most = peak_gain_limit_db(level_peak(chain_output, sample_rate))
+    gain_db, most = level_gains_db(chain_output, sample_rate, reference_lufs, input_lufs)
     return float(np.clip(most - gain_db, -60.0, 60.0))
 
 

@@ -89,7 +89,7 @@ def test_a_boost_that_the_peak_stage_would_limit_away_costs_loudness():
     from aebox_edge.training.metric_loss import level_gain_change_db
 
     k = tf.constant([2.0, 2.0, 2.0, -3.0])  # change of the K-weighted power (dB): a bass boost moves it little
-    q = tf.constant([10.0, 10.0, 10.0, -3.0])  # change of the plain power, which the sample peak follows
+    q = tf.constant([10.0, 10.0, 10.0, -3.0])  # change of the plain power, which the peak follows
     headroom = tf.constant([20.0, 3.0, -4.0, -4.0])
     got = level_gain_change_db(k, q, headroom).numpy()
     # room to spare: the loudness gain follows (-2); 3 dB of room: the peak rises 8 dB over the loudness gain, so the
