@@ -105,6 +105,13 @@ def _attack_stage(x: np.ndarray, alpha_a: float, y_prev: float, out: np.ndarray)
     return y_prev
 
 
+def _level_db(level):
+    """``20 log10(level)`` in the dtype of ``level`` (float32 detector levels)."""
+    level = np.log10(level)
+    level *= np.float32(20.0)
+    return level
+
+
 class CompressorState:
     """Detector state carried between blocks: the release stage ``y1`` and the smoothed reduction ``yL`` (dB)."""
 
@@ -129,9 +136,14 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
     for c in range(1, frames.shape[1]):
         np.maximum(peak, np.abs(frames[:, c]), out=peak)
     level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
-    level = np.log10(level)
-    level *= np.float32(20.0)
-    reduction = static_gain_db(level, threshold_db, ratio, knee_db)
+    if state.y1 == 0.0 and state.y_l == 0.0 and not static_gain_db(_level_db(level.max()), threshold_db, ratio,
+                                                                      knee_db) < 0.0:
+        # nothing reaches the knee and the detector is at rest: both ballistics stages would stay at 0, so the
+        # gain is the makeup alone (as the general path computes it); the scans are skipped
+        gain = np.full(n, np.float32(makeup_db) * np.float32(_LN10 / 20.0), dtype=np.float32)
+        np.exp(gain, out=gain)
+        return frames * gain.astype(frames.dtype, copy=False)[:, None]
+    reduction = static_gain_db(_level_db(level), threshold_db, ratio, knee_db)
     reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
     y1 = np.empty(n, dtype=np.float64)
     state.y1 = _release_stage(reduction, float(ballistics_coefficient(release_ms, sample_rate)), state.y1, y1)

@@ -12,7 +12,11 @@ from ddsp_kernels import PARAM_SPEC, StreamingChain
 from .track import ParamTrack
 
 BLOCK_S = 0.25              # DSP block of the file runner; parameters are updated at most once per block
-UPDATE_TOLERANCE = 2e-3     # normalized change below which a block keeps the previous parameters
+# normalized change below which a block keeps the previous parameters (0.24 dB of EQ gain; every update is
+# cross-faded). On a 4-minute song 86 updates in 960 blocks instead of 199 at 2e-3, the output within -50 dB rms of
+# that, rendered in 1.32-1.39 s against 1.49-1.60 s; on the 80 tuning excerpts MSD / SCE / RMS / LUFS 14.730 /
+# 741.6 / 5.917 / 2.149 against 14.729 / 741.5 / 5.915 / 2.148.
+UPDATE_TOLERANCE = 5e-3
 
 
 def render(blocks: Iterable[np.ndarray], track: ParamTrack, sample_rate: int, channels: int) -> Iterator[np.ndarray]:

@@ -81,3 +81,24 @@ def test_ballistics_coefficient_90_percent():
 def test_static_gain_of_a_scalar_level():
     assert float(static_gain_db(np.float64(-10.0), -20.0, 2.0, 0.0)) == pytest.approx(-5.0)
     assert float(static_gain_db(-10.0, -20.0, 2.0, 0.0)) == pytest.approx(-5.0)
+
+
+@pytest.mark.parametrize("makeup_db", [0.0, 4.5])
+def test_quiet_blocks_skip_the_detector_without_changing_the_output(rng, makeup_db):
+    """A block whose peak stays below the knee, with the detector at rest, takes the short path (the makeup gain
+    alone); block by block it must equal one pass of the general path over the whole signal, where a loud burst at
+    the end sends every sample through the ballistics."""
+    from ddsp_kernels.compressor import CompressorState, compress_frames
+
+    x = (rng.standard_normal((48000, 2)) * 0.01).astype(np.float32)  # about -40 dBFS, peaks below -23 dBFS
+    x[-4800:] *= 40.0                                                  # the last 100 ms well above -20 dBFS
+    args = dict(threshold_db=-20.0, ratio=4.0, attack_ms=5.0, release_ms=100.0, knee_db=6.0, makeup_db=makeup_db)
+    whole = compress_frames(x, 48000, CompressorState(), **args)
+    state, blocks = CompressorState(), []
+    for start in range(0, len(x), 4800):
+        blocks.append(compress_frames(x[start:start + 4800], 48000, state, **args))
+        if start + 4800 < len(x) - 4800:
+            assert state.y1 == state.y_l == 0.0  # quiet so far: the detector never moved
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    rms = [float(np.sqrt(np.mean(np.square(a[-2400:], dtype=np.float64)))) for a in (whole, x)]
+    assert state.y1 > 0.0 and rms[0] < 0.7 * rms[1] * 10 ** (makeup_db / 20)  # and the burst was compressed
