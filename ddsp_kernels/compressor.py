@@ -128,7 +128,9 @@ class CompressorState:
 def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorState, *, threshold_db: float,
                     ratio: float, attack_ms: float, release_ms: float, knee_db: float = 0.0,
                     makeup_db: float = 0.0) -> np.ndarray:
-    """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio."""
+    """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio. A block
+    whose peak stays below the knee while the detector is at rest (both stages 0) skips the two ballistics scans:
+    they would stay 0, so the gain is the makeup alone."""
     n = frames.shape[0]
     if n == 0:
         return frames.copy()
@@ -138,8 +140,6 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
     level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
     if state.y1 == 0.0 and state.y_l == 0.0 and not static_gain_db(_level_db(level.max()), threshold_db, ratio,
                                                                       knee_db) < 0.0:
-        # nothing reaches the knee and the detector is at rest: both ballistics stages would stay at 0, so the
-        # gain is the makeup alone (as the general path computes it); the scans are skipped
         gain = np.full(n, np.float32(makeup_db) * np.float32(_LN10 / 20.0), dtype=np.float32)
         np.exp(gain, out=gain)
         return frames * gain.astype(frames.dtype, copy=False)[:, None]
