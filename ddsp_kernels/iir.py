@@ -26,8 +26,6 @@ import functools
 import numpy as np
 
 CHUNK = 64
-SHORT_CHUNK = 32  # the chunk of cascades of one or two sections (K-weighting): 0.052 against 0.073 s for a minute of
-                  # 44.1 kHz stereo in 0.25 s blocks here; six sections (the EQ) are fastest at 64 (0.063 against 0.078)
 GROUP = 8
 _TINY = 1e-150    # matrix entries below this (float64) or _TINY32 (float32 copies) are 0: they add < 1e-150 of a state
 _TINY32 = 1e-30
@@ -64,14 +62,11 @@ def state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, fl
 
 class BlockFilter:
     """The chunk matrices of one cascade (``sos``, (sections, 6)); ``filter(x, zi)`` runs it. Build once per
-    coefficient set. ``chunk`` defaults to ``CHUNK``, ``SHORT_CHUNK`` for at most two sections (the per-sample cost
-    is about ``chunk + 2 order + (group + 1) order^2 / chunk`` multiply-adds, so a low order gains from shorter
-    chunks)."""
+    coefficient set."""
 
-    def __init__(self, sos: np.ndarray, chunk: int | None = None, group: int = GROUP):
+    def __init__(self, sos: np.ndarray, chunk: int = CHUNK, group: int = GROUP):
         a, b, c, d = state_space(sos)
         order = a.shape[0]
-        chunk = chunk or (SHORT_CHUNK if order <= 4 else CHUNK)
         self.order, self.chunk, self.group = order, chunk, group
         self._a = a
         observe = _orbit(c, a, chunk)                           # (chunk, order): row n is C A^n
