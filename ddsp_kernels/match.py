@@ -56,6 +56,15 @@ _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
 
 
 @functools.lru_cache(maxsize=4)
+def _k_weighting_power(sample_rate: float) -> np.ndarray:
+    """``|K|^2`` of BS.1770's K-weighting at the ``N_FFT``-point rfft bins (read-only)."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    k2 = np.abs(np.prod(sos_response(k_weighting_sos(sample_rate), freqs, sample_rate), axis=0)) ** 2
+    k2.flags.writeable = False
+    return k2
+
+
+@functools.lru_cache(maxsize=4)
 def _hann(n: int) -> np.ndarray:
     window = np.hanning(n)
     window.flags.writeable = False
@@ -115,6 +124,23 @@ class BandLevels:
     def mean_square(self) -> float:
         """Mean square of all the (channel-averaged) audio added; 0 before any."""
         return self._energy / max(self._samples, 1)
+
+    @property
+    def samples(self) -> int:
+        """Samples (per channel) added so far."""
+        return self._samples
+
+    def k_weighted_mean_square(self) -> float:
+        """An estimate of the mean square of the (channel-averaged) audio after BS.1770's K-weighting: the
+        :meth:`mean_square` scaled by the K-weighted share of the long-term power spectrum, without the two lowest
+        bins (where a Hann frame leaks a DC offset that the K-weighting removes); an ungated, unfloored reading of
+        the downmix. 0 before any audio."""
+        power = self._power.copy()
+        power[1:-1] *= 2.0  # one-sided: what the rfft leaves out of every bin but DC and Nyquist
+        total = float(power.sum())
+        if total <= 0.0:
+            return 0.0
+        return self.mean_square() * float(power[2:] @ _k_weighting_power(self.sample_rate)[2:]) / total
 
     def levels_db(self) -> np.ndarray:
         """Power per band at ``BAND_CENTRES_HZ`` in dB; bands above Nyquist or empty read ``FLOOR_DB``.
@@ -186,7 +212,7 @@ def moment_sums(spectra, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.diff(group, prepend=-1))
     spectra = np.asarray(spectra, dtype=np.float64)
     p, shape = spectra[..., 0, :], spectra[..., 1, :]
-    k2 = np.abs(np.prod(sos_response(k_weighting_sos(sample_rate), freqs, sample_rate), axis=0)) ** 2
+    k2 = _k_weighting_power(sample_rate)
     terms = np.stack([shape * freqs, shape, p, p * k2], axis=-2)
     centres = 16.0 * 2.0 ** ((group[starts] + 0.5) / MOMENT_BANDS_PER_OCTAVE)
     return np.minimum(centres, sample_rate / 2), np.add.reduceat(terms, starts, axis=-1)

@@ -5,7 +5,8 @@ Three streaming passes, never holding more than one analysis window and one DSP 
 scored window by window and its most typical active window analysed, its band levels and loudness measured
 (``Enhancer.reference``); the input's sliding analysis windows give the parameter track (``Enhancer.analyse``); the
 input is read again block by block (from a spool written during the analysis when it is compressed, ``io.spool``,
-rather than decoded twice; metered on the way: the level stage caps the total gain over its loudness),
+rather than decoded twice; metered on the way when the level stage's cap on the total gain may bind,
+``level.input_meter_needed``),
 processed by the DSP chain at its own rate and channels (``render.render``), brought to the reference's loudness
 and limited by the level stage (``level.level_matched``, through an unnamed temporary file) and written atomically
 (``audio.AtomicAudioWriter``) in the input's format and subtype, so a failure leaves no partial output. The input is
@@ -20,12 +21,14 @@ from typing import Callable
 
 import numpy as np
 
+from ddsp_kernels.match import BandLevels
+
 from ..io import audio
 from ..defaults import HOP_S, SMOOTHING_S
 from ..io.atomic import check_outputs, write_json
 from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
-from .level import level_matched, level_meter, metered
+from .level import input_meter_needed, level_matched, level_meter, metered
 from .pipeline import overlapped
 from .render import BLOCK_S, render
 
@@ -55,11 +58,15 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
         blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
         if spool is not None:
             blocks = spool.tee(blocks)
-        track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, progress=progress)
+        levels = BandLevels(sr)
+        track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, levels=levels,
+                                 progress=progress)
         block_frames = max(1, round(BLOCK_S * sr))
-        input_meter = level_meter(sr, info.channels)
         blocks = audio.iter_blocks(input_path, block_frames) if spool is None else spool.blocks(block_frames)
-        blocks = metered(blocks, input_meter)
+        input_meter = None
+        if input_meter_needed(levels, reference.match.loudness_lufs):
+            input_meter = level_meter(sr, info.channels)
+            blocks = metered(blocks, input_meter)
         rendered = overlapped(render(blocks, track, sr, info.channels), enhancer.num_threads, depth=4)
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
                                    input_meter):

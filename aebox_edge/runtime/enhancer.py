@@ -125,13 +125,16 @@ class Enhancer(Analyser):
             yield (start + len(mono) / 2) / self.analysis_rate, arrays
 
     def analyse(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *, hop_s: float = HOP_S,
-                smoothing_s: float = SMOOTHING_S, progress: Callable[[int], None] | None = None) -> ParamTrack:
+                smoothing_s: float = SMOOTHING_S, levels: BandLevels | None = None,
+                progress: Callable[[int], None] | None = None) -> ParamTrack:
         """The parameter track of an input given as consecutive (frames, channels) blocks at ``sample_rate``: one
         prediction per analysis window (:meth:`window_inputs`), smoothed. A correction model's corrections apply to
         one analytic fit of the input's and the reference's long-term spectra (``matching.analytic_fit``, the input
-        measured block by block at its own rate), made when all windows are read."""
+        measured block by block at its own rate into ``levels``, a new ``BandLevels`` if not given), made when all
+        windows are read. A given ``levels`` is filled whatever the model (``run``'s level stage reads it)."""
         correction = self.output_kind == "correction"
-        levels = BandLevels(sample_rate) if correction else None
+        if levels is None and correction:
+            levels = BandLevels(sample_rate)
         times, raw = [], []
         for centre_s, arrays in self.window_inputs(blocks, reference, sample_rate, hop_s=hop_s, levels=levels,
                                                    progress=progress):

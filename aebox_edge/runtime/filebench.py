@@ -5,10 +5,10 @@ Stages (each timed on its own over the whole song, in this process, in the order
 (its windows scored, the chosen one analysed, its band levels and loudness measured), decode (the input read block
 by block for the analysis, then again for the rendering, or for a compressed input written to and read back from
 the spool), resample (the mono mix to the analysis rate, one stream), log-mel (every analysis window, shared
-frames), band levels (the input's long-term spectra at its own rate and every window's match features; a
-correction model's only), invoke (one per window), fit (the analytic fit, once; a correction model's only), DSP
-(the chain over every block with the smoothed parameter track), level (the input and the chain's output metered,
-the output spooled, scaled and limited) and encode (the output written in the input's format). End to end,
+frames), band levels (the input's long-term spectra at its own rate and, for a correction model, every window's match
+features), invoke (one per window), fit (the analytic fit, once; a correction model's only), DSP (the chain over
+every block with the smoothed parameter track), level (the input metered where the gain cap may bind,
+``level.input_meter_needed``, the chain's output metered, spooled, scaled and limited) and encode (the output written in the input's format). End to end,
 ``aebox-edge run`` (with ``threads``; with 1 also with 2, the second core overlapping stages, ``pipeline``) and
 Matchering (``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child processes
 in turn, ``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the median of
@@ -36,7 +36,7 @@ from ..io import audio
 from ..io.resample import Resampler
 from ..io.spool import Spool, is_compressed
 from .enhancer import Enhancer
-from .level import level_matched, level_meter
+from .level import input_meter_needed, level_matched, level_meter
 from .matching import analytic_fit, match_features
 from .render import BLOCK_S, render
 from .track import analysis_windows, array_blocks
@@ -121,17 +121,17 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
         levels = BandLevels(sr)
         for block in array_blocks(x, n):
             levels.add(block)
-        return levels, [match_features(w, enhancer.analysis_rate, ref.match) for _, w in windows]
+        return levels, [match_features(w, enhancer.analysis_rate, ref.match) if correction else None
+                        for _, w in windows]
 
-    times["band levels"], (levels, matches) = (_timed(band_levels) if correction
-                                                else (0.0, (None, [None] * len(windows))))
+    times["band levels"], (levels, matches) = _timed(band_levels)
     times["invoke"], _ = _timed(lambda: [enhancer.invoke(f, ref.features, m) for f, m in zip(features, matches)])
     times["fit"] = _timed(lambda: analytic_fit(levels, ref.match))[0] if correction else 0.0
     track = enhancer.analyse(array_blocks(x, n), ref, sr, hop_s=hop_s, smoothing_s=smoothing_s)
     block_frames = max(1, round(BLOCK_S * sr))
     times["DSP"], rendered = _timed(lambda: list(render(array_blocks(x, block_frames), track, sr, info.channels)))
     times["level"], leveled = _timed(lambda: _level(rendered, x, sr, info.channels, ref.match.loudness_lufs,
-                                                    block_frames))
+                                                    block_frames, levels))
     out = os.path.join(out_dir, "encoded" + os.path.splitext(song)[1])
 
     def encode():
@@ -143,12 +143,15 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     return times
 
 
-def _level(rendered: list, x: np.ndarray, sr: int, channels: int, reference_lufs: float, block_frames: int) -> list:
-    """The level stage as ``run`` does it: the input metered, the rendered blocks metered, spooled, scaled and
-    limited."""
-    input_meter = level_meter(sr, channels)
-    for block in array_blocks(x, block_frames):
-        input_meter.process(block)
+def _level(rendered: list, x: np.ndarray, sr: int, channels: int, reference_lufs: float, block_frames: int,
+           levels: BandLevels) -> list:
+    """The level stage as ``run`` does it: the input metered (where ``input_meter_needed``), the rendered blocks
+    metered, spooled, scaled and limited."""
+    input_meter = None
+    if input_meter_needed(levels, reference_lufs):
+        input_meter = level_meter(sr, channels)
+        for block in array_blocks(x, block_frames):
+            input_meter.process(block)
     return list(level_matched(iter(rendered), sr, channels, reference_lufs, block_frames, input_meter=input_meter))
 
 

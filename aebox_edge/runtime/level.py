@@ -37,6 +37,14 @@ clips, whatever its format or subtype.
   for a 4-minute stereo song, in the page cache) and the limiter. Holding the output in memory instead would save
   about that much, but a bound that keeps a 20-minute run under 150 MB (64 MB) does not hold a 4-minute stereo song
   (85 MB of float32), so the file stays.
+- The input's meter serves only the total-gain cap, which binds only when the input is more than ``MAX_BOOST_DB``
+  below the reference. ``run`` meters the input (0.3 s of a 4-minute stereo song) only when
+  :func:`input_meter_needed` says that the cap may bind: an estimate of the input's loudness from the long-term
+  spectrum that the analysis measured anyway (``BandLevels.k_weighted_mean_square``: ungated and unfloored, so
+  at most as loud as the meter's gated, floored reading, give or take the edges of the 400 ms blocks and the
+  Hann frames' weighting, a few dB), less ``CAP_MARGIN_DB``, is within the cap and above the absolute gate.
+  Otherwise (a phone recording more than 30 dB below its reference, near-silence) the input is metered and
+  capped exactly as before; where it is skipped the cap cannot bind, so the output is the same.
 - Live: :class:`RunningLevel` meters the chain's input and output, and its gain follows the gated loudness of the
   last ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block
   (no zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds. The
@@ -52,13 +60,16 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ddsp_kernels.limiter import CEILING_DBTP, TruePeakLimiter, true_peak_limit
-from ddsp_kernels.loudness import ABSOLUTE_GATE_LUFS, LoudnessMeter, integrated_loudness, match_gain_db
+from ddsp_kernels.loudness import (ABSOLUTE_GATE_LUFS, MAX_BOOST_DB, LoudnessMeter, integrated_loudness,
+                                   match_gain_db, mean_square_lufs)
+from ddsp_kernels.match import BandLevels
 
 from ..io.spool import Spool
 
 MAX_LIMITING_DB = 12.0
 PEAK_FRAME_S = 0.01  # the peak stage's frames
 PEAK_PERCENTILE = 99.9  # the percentile of the frames' sample peaks that the peak stage keeps within its limit
+CAP_MARGIN_DB = 10.0  # how far the input's estimated loudness may read above its meter's (input_meter_needed)
 LIVE_WINDOW_S = 10.0
 LIVE_SLEW_DB_PER_S = 3.0
 
@@ -102,6 +113,17 @@ def level_meter(sample_rate: float, channels: int) -> LoudnessMeter:
     """A meter of the loudness the level stage matches: the downmix's, floored (``LoudnessMeter(...,
     downmix=True, floored=True)``)."""
     return LoudnessMeter(sample_rate, channels, downmix=True, floored=True)
+
+
+def input_meter_needed(levels: BandLevels, reference_lufs: float) -> bool:
+    """Whether the total-gain cap may bind for an input whose long-term spectrum is ``levels`` (at its own rate,
+    all of it), so that the level stage needs its metered loudness: False when the input lasts at least a second
+    and its estimated K-weighted loudness less ``CAP_MARGIN_DB`` is at least ``reference_lufs - MAX_BOOST_DB`` and
+    above the absolute gate."""
+    if levels.samples < levels.sample_rate:
+        return True
+    estimate = float(mean_square_lufs(levels.k_weighted_mean_square())) - CAP_MARGIN_DB
+    return not estimate >= max(reference_lufs - MAX_BOOST_DB, ABSOLUTE_GATE_LUFS)
 
 
 def level_loudness(audio, sample_rate: float) -> float:

@@ -11,9 +11,13 @@ from scipy.signal import resample_poly
 from support import music, write_audio
 
 from aebox_edge.runtime import enhance_file
-from aebox_edge.runtime.level import MAX_LIMITING_DB, RunningLevel, level_loudness, level_matched, level_stage
+from aebox_edge.runtime import level as level_module
+from aebox_edge.runtime.level import (CAP_MARGIN_DB, MAX_LIMITING_DB, RunningLevel, input_meter_needed,
+                                      level_loudness, level_matched, level_stage)
+from aebox_edge.runtime.track import array_blocks
 from ddsp_kernels.limiter import CEILING_DBTP
-from ddsp_kernels.loudness import MAX_BOOST_DB, integrated_loudness
+from ddsp_kernels.loudness import MAX_BOOST_DB, integrated_loudness, mean_square_lufs
+from ddsp_kernels.match import BandLevels
 
 RATE = 44100
 TOLERANCE_DB = 0.1  # the limiter's 4x true peak against 8x (tests/kernels/test_limiter.py)
@@ -237,6 +241,57 @@ def test_running_level_limits_live_and_reports_its_delay():
     assert level.gain_db > 5.0  # the gain rose toward the loud reference
     assert true_peak_db(out[4 * rate:]) <= CEILING_DBTP + TOLERANCE_DB
     assert level.latency > 0 and not out[:level.latency].any()  # the look-ahead delays the output
+
+
+def _odd_input(name: str) -> np.ndarray:
+    """Inputs whose spectral loudness estimate is hardest on ``input_meter_needed``, 6 s at ``RATE``."""
+    rng = np.random.default_rng(0)
+    x = music(6.0, RATE, 2, seed=3, level=0.3).astype(np.float64)
+    t = np.arange(len(x))[:, None] / RATE
+    quiet_bed = 1e-3 * rng.standard_normal((len(x), 1))
+    if name == "inverted":  # a near-silent downmix: the meter reads its floor
+        return np.concatenate([x[:, :1], -x[:, :1]], axis=1)
+    if name == "dc":  # a DC offset: the K-weighting removes it, a Hann frame leaks it
+        return 0.01 * x + 0.2
+    if name == "sub_bass":  # 20 Hz: where the K-weighting's high-pass is steepest
+        return 0.5 * np.sin(2 * np.pi * 20.0 * t)
+    if name == "burst":  # the edges of the meter's blocks weigh less than a sample mean does
+        quiet_bed[:2205] += 0.8 * rng.standard_normal((2205, 1))
+        return quiet_bed
+    if name == "click_at_end":
+        y = np.zeros((len(x), 1))
+        y[-100:] = 0.9
+        return y
+    return x
+
+
+@pytest.mark.parametrize("name", ["music", "inverted", "dc", "sub_bass", "burst", "click_at_end"])
+def test_the_input_meter_is_skipped_only_where_the_cap_cannot_bind(name):
+    """``run`` meters the input only for the total-gain cap: where ``input_meter_needed`` says no (here at the
+    quietest reference it says no to), the meter's reading is within the cap of the reference, so the cap is idle.
+    (Fails at ``CAP_MARGIN_DB`` 0: the sub-bass estimate reads 0.8 dB above the meter.)"""
+    x = _odd_input(name)
+    levels = BandLevels(RATE).add(x)
+    estimate = float(mean_square_lufs(levels.k_weighted_mean_square()))
+    reading = level_loudness(x, RATE)
+    for reference_lufs in (estimate - CAP_MARGIN_DB + MAX_BOOST_DB, -14.0):
+        if not input_meter_needed(levels, reference_lufs):
+            assert reading >= reference_lufs - MAX_BOOST_DB
+    assert input_meter_needed(levels, estimate - CAP_MARGIN_DB + MAX_BOOST_DB + 0.01)  # a louder reference: meter
+    assert input_meter_needed(BandLevels(RATE).add(x[:RATE // 2]), -14.0)  # under a second: always metered
+
+
+def test_run_without_the_input_meter_equals_run_with_it(enhancer, pair, monkeypatch):
+    """Where the input's meter is skipped, ``run``'s output is the same, bit for bit, as with it."""
+    out, x, reference = pair
+    path = write_audio(out / "skip.wav", x, RATE, "FLOAT")
+    reference_lufs = enhancer.reference(lambda n: array_blocks(sf.read(reference, dtype="float32")[0], n),
+                                        RATE).match.loudness_lufs
+    assert not input_meter_needed(BandLevels(RATE).add(x), reference_lufs)  # the skip is taken
+    enhance_file(enhancer, str(path), str(reference), str(out / "skipped.wav"), force=True)
+    monkeypatch.setattr(level_module, "CAP_MARGIN_DB", np.inf)  # the meter is always needed
+    enhance_file(enhancer, str(path), str(reference), str(out / "metered.wav"), force=True)
+    np.testing.assert_array_equal(sf.read(out / "skipped.wav")[0], sf.read(out / "metered.wav")[0])
 
 
 def test_a_near_silent_input_gets_no_eq_fit():
