@@ -58,7 +58,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
         blocks = audio.iter_blocks(input_path, enhancer.window_frames(sr))
         if spool is not None:
             blocks = spool.tee(blocks)
-        levels = BandLevels(sr)
+        levels = BandLevels(sr, spectra=enhancer.output_kind == "correction")  # the fit's spectra, the cap's estimate
         track = enhancer.analyse(blocks, reference, sr, hop_s=hop_s, smoothing_s=smoothing_s, levels=levels,
                                  progress=progress)
         block_frames = max(1, round(BLOCK_S * sr))
