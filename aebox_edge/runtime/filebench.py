@@ -5,10 +5,11 @@ Stages (each timed on its own over the whole song, in this process, in the order
 (its windows scored, the chosen one analysed, its band levels and loudness measured), decode (the input read block
 by block for the analysis, then again for the rendering, or for a compressed input written to and read back from
 the spool), resample (the mono mix to the analysis rate, one stream), log-mel (every analysis window, shared
-frames), band levels (the input's long-term spectra at its own rate and, for a correction model, every window's match
-features), invoke (one per window), fit (the analytic fit, once; a correction model's only), DSP (the chain over
-every block with the smoothed parameter track), level (the input metered where the gain cap may bind,
-``level.input_meter_needed``, the chain's output metered, spooled, scaled and limited) and encode (the output written in the input's format). End to end,
+frames), band levels (the input's long-term spectra at its own rate and, for a correction model, every window's
+match features), invoke (one per window), fit (the analytic fit, once; a correction model's only), DSP (the chain
+over every block with the smoothed parameter track), level (the input metered where the gain cap may bind,
+``level.input_meter_needed``, the chain's output metered, spooled, scaled and limited) and encode (the output
+written in the input's format). End to end,
 ``aebox-edge run`` (with ``threads``; with 1 also with 2, the second core overlapping stages, ``pipeline``) and
 Matchering (``matchering.process`` to a PCM_16 file, when it is installed: the dev extra) run in child processes
 in turn, ``pairs`` times, each measured by its own ``wait4`` (wall, CPU, peak RSS); the ratio is the median of
@@ -118,7 +119,7 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     correction = enhancer.output_kind == "correction"
 
     def band_levels():
-        levels = BandLevels(sr)
+        levels = BandLevels(sr, spectra=correction)
         for block in array_blocks(x, n):
             levels.add(block)
         return levels, [match_features(w, enhancer.analysis_rate, ref.match) if correction else None
