@@ -188,7 +188,7 @@ def test_window_log_mels_equal_per_window_log_mels(rng, name, hop):
 
 
 def test_window_log_mels_compute_shared_frames_once(rng, monkeypatch):
-    """With the default hop on the STFT grid (1.248 s) a window computes only the frames the one before lacked."""
+    """With a hop on the STFT grid (1.248 s, live's) a window computes only the frames the one before lacked."""
     import aebox_edge.frontend as frontend
 
     config = frontend.FRONT_ENDS["edge"]

@@ -38,6 +38,16 @@ EXTENSION_FORMATS = {"AIF": ("AIFF", None), "AIFC": ("AIFF", None), "OGA": ("OGG
 WRITE_LIMITS = {("OGG", "VORBIS"): (192_000, 255), ("MP3", None): (48_000, 2), ("FLAC", None): (None, 8)}
 # Subtypes that store floats as they are; every other subtype clips, so float data is clipped to [-1, 1] first.
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
+PCM16_SCALE = 32767  # full scale of 16-bit PCM (symmetric: -1.0 -> -32767)
+
+
+def to_pcm16(block: np.ndarray) -> np.ndarray:
+    """Float audio as 16-bit PCM, what a ``PCM_16`` file stores: ``rint(clip(x, -1, 1) * 32767)`` (round half to
+    even), at most half a step from ``x`` and symmetric about 0. It replaces libsndfile's conversion, which
+    libsndfile 1.2 computes as ``floor(x * 32768)`` (a bias of half a step) and which took 0.5-0.7 s of a 4-minute
+    stereo song here, against 0.1-0.2 s for this one and the write of the integers."""
+    scaled = np.clip(block, -1.0, 1.0) * np.float32(PCM16_SCALE)
+    return np.rint(scaled, out=scaled).astype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -298,7 +308,9 @@ class AtomicAudioWriter:
         if block.dtype.kind == "f":
             if not np.isfinite(block).all():
                 raise RuntimeFailure(f"{self.path}: refusing to write NaN or Inf samples")
-            if self.subtype not in _FLOAT_SUBTYPES:
+            if self.subtype == "PCM_16":
+                block = to_pcm16(block)
+            elif self.subtype not in _FLOAT_SUBTYPES:
                 block = np.clip(block, -1.0, 1.0)
         try:
             self._file.write(block)

@@ -12,7 +12,7 @@ import click
 from ..options import FINITE, FiniteFloat
 
 from ..defaults import (BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, BLOCKSIZE, DEFAULT_MODEL, HOP_S, LATENCY_S,
-                        MODEL_ENV, SMOOTHING_S, THREADS)
+                        LIVE_HOP_S, MODEL_ENV, SMOOTHING_S, THREADS)
 
 PROGRESS_MIN_S = 30.0  # files at least this long get a progress bar
 
@@ -46,8 +46,9 @@ def _echo_stats(stats: dict) -> None:
               help=f"Exported .tflite with its metadata JSON beside it [default: ${MODEL_ENV}, else the shipped "
                    f"models/{DEFAULT_MODEL}].")
 @click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True, help="Interpreter threads.")
-@click.option("--hop", type=FINITE, default=HOP_S, show_default=True,
-              help="Seconds between analysis windows (0 < hop <= 2.5).")
+@click.option("--hop", type=FINITE,
+              help=f"Seconds between analysis windows (0 < hop <= 2.5) [default: {HOP_S:g} for files, "
+                   f"{LIVE_HOP_S:g} live and --simulate].")
 @click.option("--smoothing", type=FiniteFloat(min=0), default=SMOOTHING_S, show_default=True,
               help="Parameter smoothing in seconds (Gaussian sigma for files, time constant live); 0 = none.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output / --params-out file (never the input).")
@@ -82,6 +83,8 @@ def run(input_path, reference, output, model, threads, hop, smoothing, force, pa
         if realtime:
             raise InputError("--realtime applies to --simulate")
 
+    if hop is None:
+        hop = LIVE_HOP_S if (simulate or live) else HOP_S
     with _warnings_as_messages():
         from ..io import audio
         from .enhancer import Enhancer

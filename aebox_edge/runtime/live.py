@@ -32,7 +32,7 @@ from ddsp_kernels.signal import mono
 from ..io import audio
 from ..io.atomic import check_outputs
 from ..errors import InputError, RuntimeFailure, check_positive_int
-from ..defaults import BLOCKSIZE, HOP_S, LATENCY_S, SMOOTHING_S
+from ..defaults import BLOCKSIZE, LATENCY_S, LIVE_HOP_S, SMOOTHING_S
 from ..frontend import fit_window, log_mel
 from .enhancer import Enhancer, Reference
 from .level import RunningLevel
@@ -97,7 +97,7 @@ class LiveEngine:
     (``analyse``). ``stats()`` summarizes the run. A hop outside (0, window] raises ``InputError``."""
 
     def __init__(self, enhancer: Enhancer, reference: Reference, sample_rate: int, channels: int, *,
-                 hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S):
+                 hop_s: float = LIVE_HOP_S, smoothing_s: float = SMOOTHING_S):
         check_hop(hop_s, enhancer.front_end.window_samples / enhancer.analysis_rate)
         self.enhancer = enhancer
         self.reference = reference
@@ -227,7 +227,7 @@ def _reference(enhancer: Enhancer, reference_path: str) -> Reference:
 
 def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_path: str, *,
              blocksize: int = BLOCKSIZE, realtime: bool = False, latency_s: float = LATENCY_S,
-             hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
+             hop_s: float = LIVE_HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
     """Drive ``LiveEngine`` from ``input_path`` in ``blocksize`` blocks and write what it plays to ``output_path``
     (atomically; as played live, delayed by the limiter's look-ahead, with as many frames as the input).
     ``realtime`` paces the blocks as a sound card would, with the analysis thread running, and counts missed
@@ -270,7 +270,7 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
 
 def run_live(enhancer: Enhancer, reference_path: str, *, input_device=None, output_device=None,
              blocksize: int = BLOCKSIZE, samplerate: int | None = None, latency_s: float = LATENCY_S,
-             hop_s: float = HOP_S, smoothing_s: float = SMOOTHING_S, echo=print) -> dict:
+             hop_s: float = LIVE_HOP_S, smoothing_s: float = SMOOTHING_S, echo=print) -> dict:
     """Enhance the input device's audio to the output device until Ctrl-C; returns the engine's statistics."""
     try:
         import sounddevice as sd

@@ -272,6 +272,23 @@ def test_write_clips_float_data_for_integer_subtypes(tmp_path, subtype, atol):
     np.testing.assert_allclose(y[:, 0], [1.0, -1.0, 0.5], atol=atol)
 
 
+def test_pcm16_writes_round_to_the_nearest_step_without_bias(tmp_path):
+    """A ``PCM_16`` file stores ``to_pcm16`` of the float data: each sample within half a step (1/32767; and float32 rounding) of its
+    float value, -x stored as the negative of x, and no DC offset (libsndfile's own conversion, ``floor(x * 32768)``
+    in libsndfile 1.2, is half a step low on average)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.9, 0.9, (20000, 2)).astype(np.float32)
+    x = np.concatenate([x, -x, [[1.0, -1.0], [1.5, -1.5], [0.0, 0.5 / 32767]]]).astype(np.float32)
+    audio.write(tmp_path / "p.wav", x, 8000)
+    stored, _ = audio.read(tmp_path / "p.wav", dtype="int16")
+    np.testing.assert_array_equal(stored, audio.to_pcm16(x))
+    error = stored[:-3] / 32767.0 - x[:-3]
+    assert np.abs(error).max() <= 0.51 / 32767  # half a step, and float32 rounding of x * 32767
+    np.testing.assert_array_equal(stored[:20000], -stored[20000:40000])
+    assert abs(error.mean()) * 32767 < 0.02
+    np.testing.assert_array_equal(stored[-3:], [[32767, -32767], [32767, -32767], [0, 0]])
+
+
 def test_write_keeps_float_data_unclipped_for_float_subtype(tmp_path):
     x = np.array([[1.5], [-2.0], [0.5]], np.float32)
     audio.write(tmp_path / "f.wav", x, 8000, subtype="FLOAT")
