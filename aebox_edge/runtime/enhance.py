@@ -69,7 +69,7 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
             blocks = metered(blocks, input_meter)
         rendered = overlapped(render(blocks, track, sr, info.channels), enhancer.num_threads, depth=4)
         for block in level_matched(rendered, sr, info.channels, reference.match.loudness_lufs, block_frames, level,
-                                   input_meter):
+                                   input_meter, uncapped=input_meter is None):
             peak = max(peak, float(np.max(np.abs(block))))
             writer.write(block)
             if progress is not None:

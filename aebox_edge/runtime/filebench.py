@@ -153,7 +153,8 @@ def _level(rendered: list, x: np.ndarray, sr: int, channels: int, reference_lufs
         input_meter = level_meter(sr, channels)
         for block in array_blocks(x, block_frames):
             input_meter.process(block)
-    return list(level_matched(iter(rendered), sr, channels, reference_lufs, block_frames, input_meter=input_meter))
+    return list(level_matched(iter(rendered), sr, channels, reference_lufs, block_frames, input_meter=input_meter,
+                              uncapped=input_meter is None))
 
 
 def run_file_bench(song: str, reference: str, *, model_path: str | None = None, threads: int = 1, pairs: int = 3,

@@ -159,13 +159,18 @@ def metered(blocks: Iterable[np.ndarray], meter: LoudnessMeter) -> Iterator[np.n
 
 
 def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: int, reference_lufs: float,
-                  block_frames: int, summary: dict | None = None, input_meter: LoudnessMeter | None = None
-                  ) -> Iterator[np.ndarray]:
+                  block_frames: int, summary: dict | None = None, input_meter: LoudnessMeter | None = None,
+                  uncapped: bool = False) -> Iterator[np.ndarray]:
     """The blocks of a rendered file through the level stage (two passes through a temporary file): scaled by one
     gain, then limited, with the limiter's delay removed (as many frames out as in). ``input_meter``, if given, is
     a meter that has seen the chain's whole input once the blocks are exhausted (the gain cap is then on the total
-    gain). ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``, ``level_peak_limited`` and,
-    once the output is consumed, ``limiter_max_reduction_db``."""
+    gain); ``uncapped`` says instead that the caller found that cap unable to bind (:func:`input_meter_needed`
+    False), so the gain has no boost limit; with neither, the boost over the chain's *output* is limited to
+    ``MAX_BOOST_DB``. ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``,
+    ``level_peak_limited`` and, once the output is consumed, ``limiter_max_reduction_db``. Raises ValueError for
+    both ``input_meter`` and ``uncapped``."""
+    if uncapped and input_meter is not None:
+        raise ValueError("level_matched: uncapped and input_meter exclude each other")
     meter, peaks = level_meter(sample_rate, channels), []
     with Spool(channels) as spool:
         for block in blocks:
@@ -175,8 +180,9 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
             spool.write(block)
         loudness = meter.integrated()
         input_lufs = None if input_meter is None else input_meter.integrated()
-        gain_db, limited = _peak_limited_gain_db(match_gain_db(loudness, reference_lufs, input_lufs=input_lufs),
-                                                 robust_peak(np.concatenate(peaks) if peaks else np.zeros(0)))
+        match = match_gain_db(loudness, reference_lufs, max_boost_db=np.inf if uncapped else MAX_BOOST_DB,
+                              input_lufs=input_lufs)
+        gain_db, limited = _peak_limited_gain_db(match, robust_peak(np.concatenate(peaks) if peaks else np.zeros(0)))
         if summary is not None:
             summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2),
                            level_peak_limited=limited)

@@ -294,6 +294,43 @@ def test_run_without_the_input_meter_equals_run_with_it(enhancer, pair, monkeypa
     np.testing.assert_array_equal(sf.read(out / "skipped.wav")[0], sf.read(out / "metered.wav")[0])
 
 
+def test_a_skipped_input_meter_leaves_no_cap_where_the_chain_cut_the_level(enhancer, tmp_path, monkeypatch):
+    """A recording 30 dB below its reference whose chain output ends more than ``MAX_BOOST_DB`` below it (the EQ
+    cuts the 3 kHz tone that makes most of its loudness by about 12 dB): the cap on the *total* gain cannot bind, the
+    meter is skipped, and the output is the same, bit for bit, as with the meter. (The skip once left the cap on the
+    chain's output instead: 40 dB, 1.6 dB short here; 8 dB short on a validation excerpt.)"""
+    reference = music(8.0, RATE, 2, seed=1, level=0.9)
+    reference_lufs = level_loudness(reference, RATE)
+    x = music(8.0, RATE, 2, seed=2, level=0.3)
+    x = x + 0.9 * np.sin(2 * np.pi * 3000.0 * np.arange(len(x)) / RATE)[:, None]
+    x = (x * 10 ** ((reference_lufs - 30.0 - level_loudness(x, RATE)) / 20)).astype(np.float32)
+    assert not input_meter_needed(BandLevels(RATE).add(x), reference_lufs)  # the skip is taken
+    paths = [write_audio(tmp_path / name, a, RATE, "FLOAT") for name, a in (("ref.wav", reference), ("in.wav", x))]
+    skipped = enhance_file(enhancer, str(paths[1]), str(paths[0]), str(tmp_path / "skipped.wav"))
+    assert skipped["output_lufs_before"] < reference_lufs - MAX_BOOST_DB - 1.0  # measured: 41.6 dB below
+    monkeypatch.setattr(level_module, "CAP_MARGIN_DB", np.inf)  # the meter is always needed
+    metered = enhance_file(enhancer, str(paths[1]), str(paths[0]), str(tmp_path / "metered.wav"))
+    assert skipped["level_gain_db"] == metered["level_gain_db"] > MAX_BOOST_DB + 1.0
+    np.testing.assert_array_equal(sf.read(tmp_path / "skipped.wav")[0], sf.read(tmp_path / "metered.wav")[0])
+
+
+def test_level_matched_caps_the_boost_over_its_output_unless_told_it_cannot_bind():
+    """Without the input's meter ``level_matched`` limits the boost over the chain's output to ``MAX_BOOST_DB``;
+    ``uncapped`` (the caller found that the total-gain cap cannot bind) lifts it; with the meter the cap is on the
+    total gain."""
+    blocks = [music(1.0, 24000, 2, seed=k, level=0.3) * np.float32(10 ** (-45 / 20)) for k in range(3)]
+    loudness = level_loudness(np.concatenate(blocks), 24000)
+    gains = {}
+    for name, kwargs in (("capped", {}), ("uncapped", {"uncapped": True})):
+        summary = {}
+        list(level_matched(iter(blocks), 24000, 2, loudness + 50.0, 4000, summary, **kwargs))
+        gains[name] = summary["level_gain_db"]
+    assert gains == {"capped": MAX_BOOST_DB, "uncapped": pytest.approx(50.0, abs=0.01)}
+    with pytest.raises(ValueError, match="exclude"):
+        list(level_matched(iter(blocks), 24000, 2, -14.0, 4000, input_meter=level_module.level_meter(24000, 2),
+                           uncapped=True))
+
+
 def test_a_near_silent_input_gets_no_eq_fit():
     """Below the absolute gate the analysis fits no EQ to the noise (before: the fit matched its spectrum)."""
     from aebox_edge.runtime.matching import ReferenceMeter, analytic_fit
