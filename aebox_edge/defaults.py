@@ -9,9 +9,9 @@ DEFAULT_MODEL = "aebox_edge_edge_int8.tflite"          # the runtime's model
 DEFAULT_KERAS_MODEL = os.path.join("models", "aebox_edge_edge.keras")  # the float model it was exported from
 
 # enhancement (``aebox-edge run``, ``Enhancer.process``, the live engine)
-# seconds between analysis windows: of a file, contiguous windows (2.5 s, one window; with 1.25 s the tuning set's
-# means moved by at most 0.2 Hz SCE and under 0.001 on the others, for half the analysis, see README "Whole songs");
-# live, the analysis thread's interval (the smoothed parameters follow the music sooner)
+# seconds between analysis windows. Files: contiguous windows (one window apart), half the analysis of 1.25 s for
+# the same results (on the tuning sets of training songs every mean within 0.2 Hz SCE and 0.001 in MSD, RMS and
+# LUFS; models/MODEL_CARD.md, "The file hop"). Live: the analysis thread's interval, so the parameters follow sooner.
 HOP_S = 2.5
 LIVE_HOP_S = 1.25
 SMOOTHING_S = 2.5    # Gaussian sigma of the parameter track (files); EMA time constant (live)
