@@ -273,9 +273,9 @@ def test_write_clips_float_data_for_integer_subtypes(tmp_path, subtype, atol):
 
 
 def test_pcm16_writes_round_to_the_nearest_step_without_bias(tmp_path):
-    """A ``PCM_16`` file stores ``to_pcm16`` of the float data: each sample within half a step (1/32767; and float32 rounding) of its
-    float value, -x stored as the negative of x, and no DC offset (libsndfile's own conversion, ``floor(x * 32768)``
-    in libsndfile 1.2, is half a step low on average)."""
+    """A ``PCM_16`` file stores ``to_pcm16`` of the float data: each sample within half a step (1/32767; and float32
+    rounding) of its float value, -x stored as the negative of x, and no DC offset (libsndfile's own conversion,
+    ``floor(x * 32768)`` in libsndfile 1.2, is half a step low on average)."""
     rng = np.random.default_rng(0)
     x = rng.uniform(-0.9, 0.9, (20000, 2)).astype(np.float32)
     x = np.concatenate([x, -x, [[1.0, -1.0], [1.5, -1.5], [0.0, 0.5 / 32767]]]).astype(np.float32)
