@@ -130,20 +130,23 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
                     ratio: float, attack_ms: float, release_ms: float, knee_db: float = 0.0,
                     makeup_db: float = 0.0) -> np.ndarray:
     """Compress (samples, channels) audio with carried ``state`` (updated in place); returns new audio. A block
-    whose peak stays below the knee while the detector is at rest (both stages 0) skips the two ballistics scans:
-    they would stay 0, so the gain is the makeup alone."""
+    whose peak stays below the knee while the detector is at rest (both stages 0) skips the detector: its scans
+    would stay 0, so the block is scaled by the makeup gain alone (one scalar: what the general path computes for
+    every sample of such a block, bit for bit)."""
     n = frames.shape[0]
     if n == 0:
         return frames.copy()
+    floor = np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0))
+    if state.y1 == 0.0 and state.y_l == 0.0:
+        loudest = np.maximum(np.float32(max(frames.max(), -frames.min())), floor)  # = the peak array's maximum
+        if not static_gain_db(_level_db(loudest), threshold_db, ratio, knee_db) < 0.0:
+            # the gain the general path computes where the reduction is 0 (its float32 exp of one value)
+            gain = np.exp(np.full(1, np.float32(makeup_db) * np.float32(_LN10 / 20.0), dtype=np.float32))[0]
+            return frames * gain.astype(frames.dtype)
     peak = np.abs(frames[:, 0])  # linked: the loudest channel (a loop over channels: max(axis=1) is slow)
     for c in range(1, frames.shape[1]):
         np.maximum(peak, np.abs(frames[:, c]), out=peak)
-    level = np.maximum(peak.astype(np.float32, copy=False), np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0)))
-    if state.y1 == 0.0 and state.y_l == 0.0 and not static_gain_db(_level_db(level.max()), threshold_db, ratio,
-                                                                      knee_db) < 0.0:
-        gain = np.full(n, np.float32(makeup_db) * np.float32(_LN10 / 20.0), dtype=np.float32)
-        np.exp(gain, out=gain)
-        return frames * gain.astype(frames.dtype, copy=False)[:, None]
+    level = np.maximum(peak.astype(np.float32, copy=False), floor)
     reduction = static_gain_db(_level_db(level), threshold_db, ratio, knee_db)
     reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
     y1 = np.empty(n, dtype=np.float64)

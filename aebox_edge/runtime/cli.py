@@ -12,7 +12,7 @@ import click
 from ..options import FINITE, FiniteFloat
 
 from ..defaults import (BENCH_RUNS, BENCH_TARGET_MS, BENCH_WARMUP_RUNS, BLOCKSIZE, DEFAULT_MODEL, HOP_S, LATENCY_S,
-                        LIVE_HOP_S, MODEL_ENV, SMOOTHING_S, THREADS)
+                        LIVE_HOP_S, MODEL_ENV, RUN_THREADS, SMOOTHING_S, THREADS)
 
 PROGRESS_MIN_S = 30.0  # files at least this long get a progress bar
 
@@ -45,7 +45,9 @@ def _echo_stats(stats: dict) -> None:
 @click.option("--model", type=click.Path(dir_okay=False),
               help=f"Exported .tflite with its metadata JSON beside it [default: ${MODEL_ENV}, else the shipped "
                    f"models/{DEFAULT_MODEL}].")
-@click.option("--threads", type=click.IntRange(min=1), default=THREADS, show_default=True, help="Interpreter threads.")
+@click.option("--threads", type=click.IntRange(min=1), default=RUN_THREADS,
+              help="Threads: the interpreter's; with 2 or more a file's passes also overlap their stages [default: 2 "
+                   "where this machine has 2 cores or more].")
 @click.option("--hop", type=FINITE,
               help=f"Seconds between analysis windows (0 < hop <= 2.5) [default: {HOP_S:g} for files, "
                    f"{LIVE_HOP_S:g} live and --simulate].")

@@ -260,3 +260,21 @@ def test_run_imports_no_scipy(model, files, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out.wav").exists()
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout
+
+
+
+def test_run_uses_two_threads_where_there_are_two_cores(model, files, tmp_path, monkeypatch):
+    """`run`'s default threads are ``RUN_THREADS``: two where the process may use two cores or more, else one
+    (the parameter track reports them)."""
+    import os
+
+    from aebox_edge import defaults
+
+    assert defaults.RUN_THREADS == min(2, defaults.usable_cpus())
+    result = run(model, files["input"], "-r", files["reference"], "-o", tmp_path / "out.wav",
+                 "--params-out", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "p.json").read_text())["threads"] == defaults.RUN_THREADS
+    for cpus in ({0}, {0, 1, 2, 3}):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cpus=cpus: cpus, raising=False)
+        assert defaults.usable_cpus() == len(cpus)
