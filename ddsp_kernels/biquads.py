@@ -45,8 +45,11 @@ def rbj_sos(kind: str, freq_hz, gain_db, q, sample_rate: float) -> np.ndarray:
     else:
         raise ValueError(f"unknown biquad kind {kind!r}; expected one of {KINDS}")
     a0 = a[0]
-    return np.stack(np.broadcast_arrays(b[0] / a0, b[1] / a0, b[2] / a0, np.ones_like(a0), a[1] / a0, a[2] / a0),
-                    axis=-1)
+    sos = np.empty(np.broadcast_shapes(*(np.shape(c) for c in b + a)) + (6,))
+    sos[..., 3] = 1.0
+    for k, c in ((0, b[0]), (1, b[1]), (2, b[2]), (4, a[1]), (5, a[2])):
+        sos[..., k] = c / a0
+    return sos
 
 
 def sos_response(sos, freqs_hz, sample_rate: float) -> np.ndarray:
@@ -56,3 +59,24 @@ def sos_response(sos, freqs_hz, sample_rate: float) -> np.ndarray:
     z = np.exp(-1j * 2.0 * np.pi * np.asarray(freqs_hz) / sample_rate)
     b, a = sos[..., None, :3], sos[..., None, 3:]
     return (b[..., 0] + b[..., 1] * z + b[..., 2] * z * z) / (a[..., 0] + a[..., 1] * z + a[..., 2] * z * z)
+
+
+def power_basis(freqs_hz, sample_rate: float) -> np.ndarray:
+    """``[1, s, s^2]`` with ``s = sin^2(w / 2)`` (3, len(freqs)) at ``freqs_hz``: what :func:`sos_power_response`
+    evaluates on."""
+    s = np.sin(np.pi * np.asarray(freqs_hz, dtype=np.float64) / sample_rate) ** 2
+    return np.stack([np.ones_like(s), s, s * s])
+
+
+def sos_power_response(sos, basis: np.ndarray) -> np.ndarray:
+    """``|H|^2`` of second-order sections ``sos`` (..., 6) at the frequencies of ``basis`` (:func:`power_basis`),
+    (..., freqs): the squared magnitude of :func:`sos_response` in real arithmetic, ``|b0 + b1 z^-1 + b2 z^-2|^2 =
+    (b0 + b1 + b2)^2 - 4 (b0 b1 + 4 b0 b2 + b1 b2) s + 16 b0 b2 s^2``, ``s = sin^2(w / 2)``, over the same of ``a``
+    (the form that keeps its precision near 0 Hz, where the poles of a low band come close to z = 1)."""
+    sos = np.asarray(sos, dtype=np.float64)
+
+    def terms(c):
+        c0, c1, c2 = c[..., 0], c[..., 1], c[..., 2]
+        return np.stack([(c0 + c1 + c2) ** 2, -4.0 * (c0 * c1 + 4.0 * c0 * c2 + c1 * c2), 16.0 * c0 * c2], axis=-1)
+
+    return (terms(sos[..., :3]) @ basis) / (terms(sos[..., 3:]) @ basis)

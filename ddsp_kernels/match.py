@@ -7,12 +7,18 @@ stage sets the loudness) and limited to the EQ's +-24 dB, is the curve the 6-ban
 +-``MAX_DIFF_DB`` it is also the network's match input). Its gains, frequencies and Qs are fitted to that curve in dB
 by weighted projected Levenberg-Marquardt in the normalized parameter space (the RBJ magnitude responses of
 :mod:`.biquads`, a numerical Jacobian), with a small Tikhonov pull to the flat starting point so that an ill-posed
-band stays near it. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), the fit also matches two
-moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude spectrum, averaged;
-linear in frequency, so dominated by the top octaves, where a phone and its codec lose most) and the ratio of plain
-energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio matched the plain RMS
-level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and
-``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
+band stays near it. Given the input's long-term power spectrum, that fit is then refined (as many iterations again,
+from its result) against what the EQ really does to the input's band levels: each band's change is ``10 log10(sum P
+|H|^2 / sum P)`` over the band's ``N_FFT``-point bins, ``P`` the input's power, where the first stage reads the
+response at the band's centre (on 40 excerpts of training songs the centre misread the fitted EQ's effect on a band
+by 0.57 dB on average, 1.5 dB at the 90th percentile, up to 8.6 dB next to narrow bands). Evaluating ``|H|^2`` at
+every bin costs the fit about 40 ms here (65 ms in all at 24 kHz); a Jacobian's moved values change one band each,
+so only that band is evaluated for them. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), both
+stages also match two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude
+spectrum, averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most) and
+the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio
+matched the plain RMS level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT``
+per 100 Hz and ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import functools
 
 import numpy as np
 
-from .biquads import rbj_sos, sos_response
+from .biquads import power_basis, rbj_sos, sos_power_response, sos_response
 from .loudness import k_weighting_sos
 from .signal import mono
 from .spec import BANDS, PARAM_SPEC
@@ -53,6 +59,8 @@ CENTROID_WEIGHT = 0.75
 ENERGY_WEIGHT = 1.0
 _EQ_NAMES = tuple(f"{band.name}_{what}" for band in BANDS for what in ("gain_db", "freq_hz", "q"))
 _EQ_INDEX = np.array([PARAM_SPEC.index(n) for n in _EQ_NAMES])
+_KIND_INDEX = tuple((kind, [i for i, band in enumerate(BANDS) if band.kind == kind])
+                    for kind in dict.fromkeys(band.kind for band in BANDS))
 
 
 @functools.lru_cache(maxsize=4)
@@ -185,13 +193,23 @@ def spectral_difference_db(input_levels_db, reference_levels_db, limit_db: float
 def eq_response_db(eq01: np.ndarray, sample_rate: float, freqs_hz=BAND_CENTRES_HZ) -> np.ndarray:
     """Magnitude response in dB of the 6-band EQ at ``freqs_hz`` for normalized EQ values ``eq01`` (..., 18) in
     the order ``<band>_gain_db, <band>_freq_hz, <band>_q`` per band of ``BANDS``; returns (..., len(freqs))."""
-    eq01 = np.asarray(eq01, dtype=np.float64)
-    total = 0.0
-    for i, band in enumerate(BANDS):
-        phys = [PARAM_SPEC[_EQ_NAMES[3 * i + k]].to_physical(eq01[..., 3 * i + k]) for k in range(3)]
-        h = sos_response(rbj_sos(band.kind, phys[1], phys[0], phys[2], sample_rate), freqs_hz, sample_rate)
-        total = total + 20.0 * np.log10(np.maximum(np.abs(h), 1e-12))
-    return total
+    return _response_db(sos_power_response(_normalized_sos(eq01, sample_rate), power_basis(freqs_hz, sample_rate)))
+
+
+def _normalized_sos(eq01: np.ndarray, sample_rate: float) -> np.ndarray:
+    """The EQ's second-order sections (..., bands, 6) for normalized EQ values ``eq01`` (..., 18)."""
+    phys = PARAM_SPEC.physical_array(eq01, _EQ_NAMES)
+    gain, freq, q = phys[..., 0::3], phys[..., 1::3], phys[..., 2::3]
+    sos = np.empty(phys.shape[:-1] + (len(BANDS), 6))
+    for kind, index in _KIND_INDEX:  # the bands of one kind in one call
+        sos[..., index, :] = rbj_sos(kind, freq[..., index], gain[..., index], q[..., index], sample_rate)
+    return sos
+
+
+def _response_db(section_power: np.ndarray) -> np.ndarray:
+    """The response in dB (..., freqs) of a cascade from its sections' ``|H|^2`` (..., sections, freqs), each
+    floored at -240 dB."""
+    return 10.0 * np.log10(np.prod(np.maximum(section_power, 1e-24), axis=-2))
 
 
 def _flat_eq01() -> np.ndarray:
@@ -230,6 +248,44 @@ def spectral_moments(sums, gains_db=0.0) -> tuple[np.ndarray, np.ndarray]:
     return centroid, ratio
 
 
+
+
+class _BandIntegration:
+    """The change of a long-term power spectrum's third-octave band levels (as :meth:`BandLevels.levels_db` measures
+    them: the power of the ``N_FFT``-point bins of each band) that an EQ makes: per band ``10 log10(sum P |H|^2 /
+    sum P)``, ``P`` the input's long-term power (..., bins). Bands that reach above Nyquist (which ``levels_db``
+    floors) keep the response at their centre."""
+
+    def __init__(self, power: np.ndarray, sample_rate: float):
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+        centres = np.asarray(BAND_CENTRES_HZ)
+        lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
+        hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
+        self.inside = centres * 2.0 ** (1 / 6) <= sample_rate / 2
+        first, last = int(lo[self.inside].min()), int(hi[self.inside].max())
+        self.lo, self.hi = lo[self.inside] - first, hi[self.inside] - first
+        self.basis = power_basis(freqs[first:last], sample_rate)
+        p = np.asarray(power, dtype=np.float64)[..., first:last]
+        self.weights = p + 1e-12 * p.max(axis=-1, keepdims=True) + 1e-300  # a silent band: its bins alike
+        self.total = self._band_sums(self.weights)
+
+    def _band_sums(self, values: np.ndarray) -> np.ndarray:
+        csum = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
+        return csum[..., self.hi] - csum[..., self.lo]
+
+    def power(self, sos: np.ndarray) -> np.ndarray:
+        """``|H|^2`` per section at the bins, (..., sections, bins), of sections ``sos`` (..., sections, 6)."""
+        return sos_power_response(sos, self.basis)
+
+    def response_db(self, gain: np.ndarray, centre_db: np.ndarray) -> np.ndarray:
+        """Band-level changes (dB, (..., k, bands)) of k EQs whose ``|H|^2`` at the bins is ``gain`` (..., k, bins);
+        ``centre_db`` (..., k, bands) the responses at the band centres (kept above Nyquist)."""
+        out = np.array(centre_db, dtype=np.float64, copy=True)
+        banded = self._band_sums(gain * self.weights[..., None, :]) / self.total[..., None, :]
+        out[..., self.inside] = 10.0 * np.log10(banded)
+        return out
+
+
 def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=None) -> np.ndarray:
     """Normalized EQ values (..., 18) whose response best draws ``diff_db`` (..., bands) in the least-squares
     sense, each band weighted by ``BAND_WEIGHTS`` (projected Levenberg-Marquardt with a pull to the flat EQ);
@@ -238,9 +294,7 @@ def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=No
     ``CENTROID_WEIGHT`` and ``ENERGY_WEIGHT`` (left out where either spectrum is silent)."""
     diff = np.asarray(diff_db, dtype=np.float64)
     start = np.broadcast_to(_flat_eq01(), (*diff.shape[:-1], _EQ_INDEX.size)).copy()
-    theta, damping = start.copy(), np.full(diff.shape[:-1], 1e-2)
-    step = 1e-4
-    eye = np.eye(theta.shape[-1])
+    theta = start.copy()
     weight = np.sqrt(BAND_WEIGHTS)
     moments = input_spectra is not None and reference_spectra is not None
     if moments:
@@ -256,11 +310,29 @@ def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=No
     if moments:
         freqs = np.concatenate([freqs, moment_freqs])  # one response evaluation for the curve and the moments
         input_sums, scale, target = input_sums[..., None, :, :], scale[..., None, :], target[..., None, :]
+    banded = None if input_spectra is None else _BandIntegration(np.asarray(input_spectra)[..., 0, :], sample_rate)
 
-    def residuals(t):
+    def gain(sos, moved_from):
+        """``|H|^2`` at the bins (..., k, bins) of k EQs with sections ``sos`` (..., k, 6, 6); for the Jacobian's
+        sets (``moved_from`` the values they were moved from, value j of set j) only the moved band is evaluated,
+        the others' product taken from ``moved_from``'s."""
+        if moved_from is None:
+            return np.prod(banded.power(sos), axis=-2)
+        base = banded.power(_normalized_sos(moved_from, sample_rate))  # (..., 6, bins)
+        band = np.arange(_EQ_INDEX.size) // 3  # the band of each value (three per band)
+        moved = banded.power(sos[..., np.arange(band.size), band, :])
+        return np.prod(base, axis=-2)[..., None, :] / base[..., band, :] * moved
+
+    basis = power_basis(freqs, sample_rate)
+
+    def residuals(t, moved_from=None, integrated=False):
         """(..., k, bands [+ 2]) weighted residuals of k sets of normalized EQ values ``t`` (..., k, 18)."""
-        response = eq_response_db(t, sample_rate, freqs)
-        r = weight * (response[..., :bands] - diff[..., None, :])
+        sos = _normalized_sos(t, sample_rate)
+        response = _response_db(sos_power_response(sos, basis))
+        curve = response[..., :bands]
+        if integrated:
+            curve = banded.response_db(gain(sos, moved_from), curve)
+        r = weight * (curve - diff[..., None, :])
         if not moments:
             return r
         now = np.stack(spectral_moments(input_sums, response[..., bands:]), axis=-1)
@@ -269,12 +341,26 @@ def fit_eq(diff_db, sample_rate: float, input_spectra=None, reference_spectra=No
     def cost(t, r):
         return np.sum(r * r, axis=-1) + _PRIOR * diff.shape[-1] * np.sum((t - start) ** 2, axis=-1)
 
+    theta = _levenberg_marquardt(theta, residuals, cost, start, diff.shape[-1])
+    if banded is not None:  # refined from there with the band-integrated curve (from flat it stalls more often)
+        theta = _levenberg_marquardt(theta, lambda t, moved_from=None: residuals(t, moved_from, True), cost, start,
+                                     diff.shape[-1])
+    return theta
+
+
+def _levenberg_marquardt(theta, residuals, cost, start, bands: int) -> np.ndarray:
+    """``_ITERATIONS`` projected Levenberg-Marquardt steps from ``theta`` (..., 18) on ``residuals(t, moved_from)``
+    (a numerical Jacobian: ``t`` holds ``moved_from`` with each value moved in turn), with the pull to ``start``; a
+    step is kept only where it lowers ``cost``."""
+    step, eye = 1e-4, np.eye(theta.shape[-1])
+    damping = np.full(theta.shape[:-1], 1e-2)
     residual = residuals(theta[..., None, :])[..., 0, :]
     current = cost(theta, residual)
     for _ in range(_ITERATIONS):
-        jac = (residuals(theta[..., None, :] + step * eye) - residual[..., None, :]) / step  # (..., 18, residuals)
-        jtj = jac @ np.swapaxes(jac, -1, -2) + _PRIOR * diff.shape[-1] * eye
-        grad = jac @ residual[..., None] + _PRIOR * diff.shape[-1] * (theta - start)[..., None]
+        moved = residuals(theta[..., None, :] + step * eye, theta)
+        jac = (moved - residual[..., None, :]) / step  # (..., 18, residuals)
+        jtj = jac @ np.swapaxes(jac, -1, -2) + _PRIOR * bands * eye
+        grad = jac @ residual[..., None] + _PRIOR * bands * (theta - start)[..., None]
         lhs = jtj + damping[..., None, None] * np.diagonal(jtj, axis1=-2, axis2=-1)[..., None] * eye
         candidate = np.clip(theta - np.linalg.solve(lhs, grad)[..., 0], 0.0, 1.0)
         cand_residual = residuals(candidate[..., None, :])[..., 0, :]

@@ -13,6 +13,16 @@ from typing import Mapping
 import numpy as np
 
 
+def _to_physical(p01, minimum, maximum, log):
+    """Normalized values (clipped to [0, 1]) -> physical: ``min (max / min) ** p`` where ``log``, else ``min + (max -
+    min) p`` (broadcast: one parameter's scalars, or arrays over the last axis)."""
+    p = np.clip(np.asarray(p01, dtype=np.float64), 0.0, 1.0)
+    if np.ndim(log) == 0:
+        return minimum * (maximum / minimum) ** p if log else minimum + (maximum - minimum) * p
+    ratio = np.divide(maximum, minimum, out=np.ones(np.shape(log)), where=log)  # only where it is a log range
+    return np.where(log, minimum * ratio ** p, minimum + (maximum - minimum) * p)
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter: its name, physical unit, closed range and the mapping from [0, 1]."""
@@ -24,10 +34,7 @@ class Param:
     scale: str  # "lin" or "log"
 
     def to_physical(self, p01):
-        p = np.clip(np.asarray(p01, dtype=np.float64), 0.0, 1.0)
-        if self.scale == "log":
-            return self.minimum * (self.maximum / self.minimum) ** p
-        return self.minimum + (self.maximum - self.minimum) * p
+        return _to_physical(p01, self.minimum, self.maximum, self.scale == "log")
 
     def to_normalized(self, value):
         v = np.clip(np.asarray(value, dtype=np.float64), self.minimum, self.maximum)
@@ -97,6 +104,13 @@ class ParamSpec:
         if p01.shape[-1:] != (len(self),):
             raise ValueError(f"expected normalized parameters shaped (..., {len(self)}), got {p01.shape}")
         return {p.name: p.to_physical(p01[..., i]) for i, p in enumerate(self.params)}
+
+    def physical_array(self, p01, names) -> np.ndarray:
+        """The physical values (..., len(names)) of the parameters ``names`` from their normalized values (...,
+        len(names)), in one vectorized pass (each value as ``to_physical`` gives it)."""
+        index = [self._index[n] for n in names]
+        log = np.array([self.scales[i] == "log" for i in index])
+        return _to_physical(p01, self.minimum[index], self.maximum[index], log)
 
     def to_normalized(self, params) -> np.ndarray:
         values = self.as_array(params)

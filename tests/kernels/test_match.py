@@ -6,6 +6,7 @@ import pytest
 from ddsp_kernels import EQ_BANDS, PARAM_SPEC, apply_chain
 from ddsp_kernels.match import (BAND_CENTRES_HZ, BandLevels, analytic_params, band_levels_db, combine,
                                 eq_response_db, spectral_difference_db)
+from ddsp_kernels import match
 
 SR = 24000
 
@@ -181,3 +182,70 @@ def test_k_weighted_mean_square_estimates_the_filtered_signal(rate):
             estimate = BandLevels(rate).add(np.stack([signal, signal], axis=1)).k_weighted_mean_square()
             assert 10 * np.log10(estimate / truth) == pytest.approx(0.0, abs=0.3)
     assert BandLevels(rate).add(np.zeros(rate)).k_weighted_mean_square() == 0.0
+
+
+def test_power_response_equals_the_complex_response():
+    """``sos_power_response`` (the real, sin^2 form the fit evaluates) is ``|sos_response|^2``, also near 0 Hz, where
+    a narrow low shelf's poles come close to z = 1, and at every rate."""
+    from ddsp_kernels.biquads import power_basis, sos_power_response, sos_response
+
+    rng = np.random.default_rng(7)
+    for rate in (8000, 24000, 44100, 192000):
+        eq01 = rng.random((40, 18))
+        sos = match._normalized_sos(eq01, rate)
+        freqs = np.geomspace(1.0, rate / 2, 400)
+        exact = np.abs(sos_response(sos, freqs, rate)) ** 2
+        np.testing.assert_allclose(sos_power_response(sos, power_basis(freqs, rate)), exact, rtol=1e-7)
+
+
+def test_band_integrated_response_is_the_measured_band_level_change():
+    """What the fit's refinement draws with: the change of the input's band levels that an EQ makes, read from the
+    input's long-term power and the EQ's |H|^2 at the bins, equals the change measured on the filtered signal (within
+    the Hann frames' leakage); the response at the band centres misreads a band next to a narrow peak by decibels."""
+    from ddsp_kernels import eq_bands, parametric_eq
+
+    rate = 44100
+    x = np.random.default_rng(3).standard_normal(rate * 6)
+    p01 = PARAM_SPEC.to_normalized(PARAM_SPEC.neutral())
+    p01[PARAM_SPEC.index("peak2_gain_db")] = PARAM_SPEC["peak2_gain_db"].to_normalized(18.0)
+    p01[PARAM_SPEC.index("peak2_q")] = PARAM_SPEC["peak2_q"].to_normalized(8.0)
+    p01[PARAM_SPEC.index("peak2_freq_hz")] = PARAM_SPEC["peak2_freq_hz"].to_normalized(1130.0)  # near a band edge
+    y = parametric_eq(x, rate, eq_bands(PARAM_SPEC.to_physical(p01)))
+    measured = BandLevels(rate).add(y).levels_db() - BandLevels(rate).add(x).levels_db()
+    eq01 = p01[match._EQ_INDEX]
+    band = match._BandIntegration(BandLevels(rate).add(x).power(), rate)
+    sos = match._normalized_sos(eq01[None], rate)
+    integrated = band.response_db(np.prod(band.power(sos), axis=-2), eq_response_db(eq01[None], rate))[0]
+    centre = eq_response_db(eq01, rate)
+    inside = band.inside
+    np.testing.assert_allclose(integrated[inside], measured[inside], atol=0.1)
+    assert np.abs(centre - measured)[inside].max() > 3.0
+
+
+def test_refinement_lowers_the_band_integrated_error_of_the_centre_fit(monkeypatch):
+    """The fit's second stage starts from the first's result and keeps only steps that lower the cost measured with
+    the band-integrated response: its band levels end closer to the reference's than the first stage's did."""
+    rate = 24000
+    rng = np.random.default_rng(11)
+    x = _pink(rate * 3, 2)
+    y = apply_chain(x, rate, _eq_params(rng.uniform(-12, 12, 6)) | {"peak3_q": 9.0, "peak3_gain_db": -15.0})
+    a, b = BandLevels(rate).add(x), BandLevels(rate).add(y)
+    diff = spectral_difference_db(a.levels_db(), b.levels_db(), match.FIT_LIMIT_DB)
+
+    def band_error(p01):
+        fitted = apply_chain(x, rate, PARAM_SPEC.to_physical(p01))
+        after = spectral_difference_db(band_levels_db(fitted, rate), b.levels_db())
+        return float(np.sqrt(np.mean(match.BAND_WEIGHTS * after ** 2)))
+
+    refined = analytic_params(diff, rate, a.spectra(), b.spectra())
+    first_stage_only = match._levenberg_marquardt
+    calls = []
+
+    def once(theta, *args):
+        calls.append(1)
+        return first_stage_only(theta, *args) if len(calls) == 1 else theta
+
+    monkeypatch.setattr(match, "_levenberg_marquardt", once)
+    centre = analytic_params(diff, rate, a.spectra(), b.spectra())
+    assert len(calls) == 2 and not np.allclose(refined, centre)
+    assert band_error(refined) < band_error(centre)

@@ -37,3 +37,14 @@ def test_mapping_errors():
     del bad["comp_ratio"]
     with pytest.raises(KeyError, match="comp_ratio"):
         PARAM_SPEC.as_array(bad)
+
+
+def test_physical_array_equals_to_physical(rng):
+    p01 = rng.uniform(-0.2, 1.2, (5, 24))  # out-of-range values are clipped alike
+    values = PARAM_SPEC.physical_array(p01, PARAM_SPEC.names)
+    physical = PARAM_SPEC.to_physical(p01)
+    for i, name in enumerate(PARAM_SPEC.names):
+        np.testing.assert_array_equal(values[:, i], physical[name])
+    names = ("peak2_q", "low_shelf_gain_db")
+    np.testing.assert_array_equal(PARAM_SPEC.physical_array(p01[:, :2], names)[:, 1],
+                                  PARAM_SPEC["low_shelf_gain_db"].to_physical(p01[:, 1]))
