@@ -248,8 +248,6 @@ def spectral_moments(sums, gains_db=0.0) -> tuple[np.ndarray, np.ndarray]:
     return centroid, ratio
 
 
-
-
 class _BandIntegration:
     """The change of a long-term power spectrum's third-octave band levels (as :meth:`BandLevels.levels_db` measures
     them: the power of the ``N_FFT``-point bins of each band) that an EQ makes: per band ``10 log10(sum P |H|^2 /
