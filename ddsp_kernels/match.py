@@ -13,12 +13,12 @@ from its result) against what the EQ really does to the input's band levels: eac
 response at the band's centre (on 40 excerpts of training songs the centre misread the fitted EQ's effect on a band
 by 0.57 dB on average, 1.5 dB at the 90th percentile, up to 8.6 dB next to narrow bands). Evaluating ``|H|^2`` at
 every bin costs the fit about 40 ms here (65 ms in all at 24 kHz); a Jacobian's moved values change one band each,
-so at the bins only that band is evaluated for them. Given the two long-term spectra as well (:meth:`BandLevels.spectra`), both
-stages also match two moments the third-octave curve leaves loose: the spectral centroid (of each frame's magnitude
-spectrum, averaged; linear in frequency, so dominated by the top octaves, where a phone and its codec lose most) and
-the ratio of plain energy to K-weighted energy (the level stage matches the K-weighted loudness; with this ratio
-matched the plain RMS level follows). Each adds one residual to the least squares, weighted by ``CENTROID_WEIGHT``
-per 100 Hz and ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
+so at the bins only that band is evaluated for them. Given the two long-term spectra as well
+(:meth:`BandLevels.spectra`), both stages also match two moments the third-octave curve leaves loose: the spectral
+centroid (of each frame's magnitude spectrum, averaged; linear in frequency, so dominated by the top octaves, where
+a phone and its codec lose most) and the ratio of plain energy to K-weighted energy (the level stage matches the
+K-weighted loudness; with this ratio matched the plain RMS level follows). Each adds one residual to the least
+squares, weighted by ``CENTROID_WEIGHT`` per 100 Hz and ``ENERGY_WEIGHT`` per dB. The compressor starts neutral.
 """
 
 from __future__ import annotations
