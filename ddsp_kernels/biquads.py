@@ -8,6 +8,8 @@ Every design is the bilinear transform of a stable analog prototype, so for any 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 MAX_FREQ_RATIO = 0.45
@@ -20,36 +22,85 @@ def clamp_frequency(freq_hz, sample_rate: float):
 
 
 def rbj_sos(kind: str, freq_hz, gain_db, q, sample_rate: float) -> np.ndarray:
-    """One cookbook biquad per element of the broadcast inputs, shaped (..., 6), a0 normalized to 1."""
+    """One cookbook biquad per element of the broadcast inputs, shaped (..., 6), a0 normalized to 1 (a bank of
+    one band, :func:`rbj_bank`). Raises ``ValueError`` for an unknown kind."""
+    freq_hz, gain_db, q = (np.expand_dims(np.asarray(v, dtype=np.float64), -1) for v in (freq_hz, gain_db, q))
+    return rbj_bank((kind,), freq_hz, gain_db, q, sample_rate)[..., 0, :]
+
+
+@lru_cache(maxsize=16)
+def _kind_groups(kinds: tuple) -> tuple:
+    """The indices of a bank's peaking bands and of its shelves (:func:`_as_slice`), and each shelf's sign (+1 low,
+    -1 high: the high shelf is the low shelf with cos(w0) negated). Raises ``ValueError`` for an unknown kind."""
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown biquad kind {unknown[0]!r}; expected one of {KINDS}")
+    peak = [i for i, kind in enumerate(kinds) if kind == "peak"]
+    shelf = [i for i, kind in enumerate(kinds) if kind != "peak"]
+    sign = np.array([1.0 if kinds[i] == "low_shelf" else -1.0 for i in shelf])
+    return _as_slice(peak), _as_slice(shelf), sign
+
+
+def _as_slice(index: list) -> slice | np.ndarray:
+    """Evenly spaced indices as a slice (a view, not a copy, of what it indexes), else an index array."""
+    if len(index) == 1:
+        return slice(index[0], index[0] + 1)
+    if len(index) > 1 and len(set(np.diff(index))) == 1 and index[1] > index[0]:
+        return slice(index[0], index[-1] + 1, index[1] - index[0])
+    return np.array(index, dtype=np.intp)
+
+
+def rbj_bank(kinds, freq_hz, gain_db, q, sample_rate: float) -> np.ndarray:
+    """Cookbook biquads of a bank of bands, band ``i`` of kind ``kinds[i]``: the inputs broadcast to (..., bands),
+    the sections (..., bands, 6), a0 normalized to 1, designed for all bands in one pass (the EQ fit designs its six
+    bands some sixty times per window). Raises ``ValueError`` for an unknown kind or a last axis that is not
+    ``len(kinds)`` long."""
+    kinds = tuple(kinds)
+    peak, shelf, sign = _kind_groups(kinds)
+    freq_hz, gain_db, q = np.broadcast_arrays(np.asarray(freq_hz, dtype=np.float64),
+                                              np.asarray(gain_db, dtype=np.float64), np.asarray(q, dtype=np.float64))
+    if freq_hz.shape[-1:] != (len(kinds),):
+        raise ValueError(f"expected values shaped (..., {len(kinds)}) for {len(kinds)} bands, got {freq_hz.shape}")
     w0 = 2.0 * np.pi * clamp_frequency(freq_hz, sample_rate) / sample_rate
-    amp = 10.0 ** (np.asarray(gain_db, dtype=np.float64) / 40.0)
+    amp = 10.0 ** (gain_db / 40.0)
     cos_w0 = np.cos(w0)
-    alpha = np.sin(w0) / (2.0 * np.asarray(q, dtype=np.float64))
-    if kind == "peak":
-        b = (1.0 + alpha * amp, -2.0 * cos_w0, 1.0 - alpha * amp)
-        a = (1.0 + alpha / amp, -2.0 * cos_w0, 1.0 - alpha / amp)
-    elif kind in ("low_shelf", "high_shelf"):
-        sign = 1.0 if kind == "low_shelf" else -1.0  # the high shelf is the low shelf with cos(w0) negated
-        two_sqrt_a_alpha = 2.0 * np.sqrt(amp) * alpha
-        ap1, am1 = amp + 1.0, amp - 1.0
+    alpha = np.sin(w0) / (2.0 * q)
+    sos = np.empty(freq_hz.shape + (6,))
+    sos[..., 3] = 1.0
+    if sign.size < len(kinds):  # peaking bands
+        amp_p, alpha_p, cos_p = amp[..., peak], alpha[..., peak], cos_w0[..., peak]
+        b = (1.0 + alpha_p * amp_p, -2.0 * cos_p, 1.0 - alpha_p * amp_p)
+        a = (1.0 + alpha_p / amp_p, -2.0 * cos_p, 1.0 - alpha_p / amp_p)
+        _normalize_into(sos, peak, b, a)
+    if sign.size:  # shelves
+        amp_s, alpha_s, cos_s = amp[..., shelf], alpha[..., shelf], cos_w0[..., shelf]
+        two_sqrt_a_alpha = 2.0 * np.sqrt(amp_s) * alpha_s
+        ap1, am1 = amp_s + 1.0, amp_s - 1.0
         b = (
-            amp * (ap1 - sign * am1 * cos_w0 + two_sqrt_a_alpha),
-            sign * 2.0 * amp * (am1 - sign * ap1 * cos_w0),
-            amp * (ap1 - sign * am1 * cos_w0 - two_sqrt_a_alpha),
+            amp_s * (ap1 - sign * am1 * cos_s + two_sqrt_a_alpha),
+            sign * 2.0 * amp_s * (am1 - sign * ap1 * cos_s),
+            amp_s * (ap1 - sign * am1 * cos_s - two_sqrt_a_alpha),
         )
         a = (
-            ap1 + sign * am1 * cos_w0 + two_sqrt_a_alpha,
-            -sign * 2.0 * (am1 + sign * ap1 * cos_w0),
-            ap1 + sign * am1 * cos_w0 - two_sqrt_a_alpha,
+            ap1 + sign * am1 * cos_s + two_sqrt_a_alpha,
+            -sign * 2.0 * (am1 + sign * ap1 * cos_s),
+            ap1 + sign * am1 * cos_s - two_sqrt_a_alpha,
         )
-    else:
-        raise ValueError(f"unknown biquad kind {kind!r}; expected one of {KINDS}")
-    a0 = a[0]
-    sos = np.empty(np.broadcast_shapes(*(np.shape(c) for c in b + a)) + (6,))
-    sos[..., 3] = 1.0
-    for k, c in ((0, b[0]), (1, b[1]), (2, b[2]), (4, a[1]), (5, a[2])):
-        sos[..., k] = c / a0
+        _normalize_into(sos, shelf, b, a)
     return sos
+
+
+def _normalize_into(sos: np.ndarray, bands, b: tuple, a: tuple) -> None:
+    """``sos[..., bands, :]`` = ``[b0, b1, b2, 1, a1, a2] / a0`` (column 3 already 1)."""
+    normalized = np.stack([b[0], b[1], b[2], a[1], a[2]], axis=-1) / a[0][..., None]
+    if isinstance(bands, slice):
+        sos[..., bands, _COEFFICIENTS] = normalized
+    else:  # (two index arrays would broadcast against each other)
+        for k, column in enumerate(_COEFFICIENTS):
+            sos[..., bands, column] = normalized[..., k]
+
+
+_COEFFICIENTS = np.array([0, 1, 2, 4, 5])
 
 
 def sos_response(sos, freqs_hz, sample_rate: float) -> np.ndarray:

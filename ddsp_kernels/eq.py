@@ -8,7 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .biquads import rbj_sos
+from .biquads import rbj_bank
 from .iir import BlockFilter
 from .signal import as_frames, restore
 
@@ -16,8 +16,9 @@ def eq_sos(sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
     """Second-order sections of the EQ, shaped (..., bands, 6), float64, for ``bands`` of
     ``(kind, freq_hz, gain_db, q)`` (kind one of ``biquads.KINDS``; values scalars or arrays of one batch shape).
     An unknown kind raises ``ValueError``."""
-    return np.stack([rbj_sos(kind, freq_hz, gain_db, q, sample_rate) for kind, freq_hz, gain_db, q in bands],
-                    axis=-2)
+    kinds, freq_hz, gain_db, q = zip(*bands)
+    return rbj_bank(kinds, *(np.stack(np.broadcast_arrays(*v), axis=-1) for v in (freq_hz, gain_db, q)),
+                    sample_rate)
 
 
 def sosfilt_state(sos, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

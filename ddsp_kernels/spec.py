@@ -89,6 +89,7 @@ class ParamSpec:
         self.maximum = np.array([p.maximum for p in params])
         self.scales = tuple(p.scale for p in params)
         self._index = {name: i for i, name in enumerate(self.names)}
+        self._ranges = {}  # physical_array's (minimum, maximum, log) per tuple of names
 
     def __len__(self) -> int:
         return len(self.params)
@@ -108,9 +109,13 @@ class ParamSpec:
     def physical_array(self, p01, names) -> np.ndarray:
         """The physical values (..., len(names)) of the parameters ``names`` from their normalized values (...,
         len(names)), in one vectorized pass (each value as ``to_physical`` gives it)."""
-        index = [self._index[n] for n in names]
-        log = np.array([self.scales[i] == "log" for i in index])
-        return _to_physical(p01, self.minimum[index], self.maximum[index], log)
+        names = tuple(names)
+        ranges = self._ranges.get(names)
+        if ranges is None:  # (the EQ fit asks for the same names some sixty times per window)
+            index = [self._index[n] for n in names]
+            ranges = self._ranges[names] = (self.minimum[index], self.maximum[index],
+                                            np.array([self.scales[i] == "log" for i in index]))
+        return _to_physical(p01, *ranges)
 
     def to_normalized(self, params) -> np.ndarray:
         values = self.as_array(params)

@@ -61,6 +61,21 @@ def test_eight_channels_at_extreme_rates(tmp_path, rng, sr):
     assert meta.duration_s == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("name, subtype", [("a.wav", "PCM_16"), ("a.wav", "PCM_24"), ("a.wav", "PCM_32"),
+                                           ("a.aiff", "PCM_16"), ("a.flac", "PCM_16"), ("a.flac", "PCM_24")])
+def test_integer_pcm_reads_as_libsndfile_converts_it(tmp_path, rng, name, subtype):
+    # float32 reads of integer PCM go through integer reads and a numpy scaling: libsndfile's values, bit for bit,
+    # full scale included, whole and in blocks
+    full = np.concatenate([rng.integers(-2**31, 2**31, (3000, 2)), [[-2**31, 2**31 - 1], [0, -1]]]).astype(np.int32)
+    path = tmp_path / name
+    sf.write(str(path), full, 44100, subtype=subtype)
+    expected = sf.read(str(path), dtype="float32", always_2d=True)[0]
+    y, _ = audio.read(path)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(np.concatenate(list(audio.iter_blocks(path, 1000))), expected)
+
+
 def test_read_float64(tmp_path, rng):
     x = noise(rng, 100, 2)
     audio.write(tmp_path / "f.wav", x, 48000, subtype="FLOAT")

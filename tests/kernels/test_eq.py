@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.signal import sosfreqz
 
-from ddsp_kernels import MAX_FREQ_RATIO, PARAM_SPEC, eq_bands, eq_sos, parametric_eq
+from ddsp_kernels import MAX_FREQ_RATIO, PARAM_SPEC, eq_bands, eq_sos, parametric_eq, rbj_sos
+from ddsp_kernels.biquads import rbj_bank
 
 
 def analog_prototype_db(kind, f, f0, gain_db, q, fs):
@@ -36,6 +37,28 @@ def test_eq_response_equals_rbj_closed_form(fs, rng):
     sos = eq_sos(fs, eq_bands(params))  # (1000, 6, 6)
     ours = np.stack([20 * np.log10(np.abs(sosfreqz(s, worN=f, fs=fs)[1])) for s in sos])
     np.testing.assert_allclose(ours, closed_form_db(params, f, fs), atol=0.01)
+
+
+@pytest.mark.parametrize("kinds", [("low_shelf", "peak", "peak", "peak", "peak", "high_shelf"),
+                                   ("peak", "high_shelf", "peak", "low_shelf", "low_shelf"), ("high_shelf",)])
+def test_bank_designs_each_band_as_rbj_sos_does(kinds, rng):
+    # one pass over a bank of mixed kinds (any order; shelves and peaks gathered apart): every band bit for bit
+    # the section rbj_sos designs for it, broadcast over a batch
+    shape = (7, 3, len(kinds))
+    freq, gain, q = rng.uniform(10, 30000, shape), rng.uniform(-24, 24, shape), rng.uniform(0.1, 10, shape)
+    bank = rbj_bank(kinds, freq, gain, q, 48000)
+    assert bank.shape == shape + (6,)
+    for i, kind in enumerate(kinds):
+        np.testing.assert_array_equal(bank[..., i, :], rbj_sos(kind, freq[..., i], gain[..., i], q[..., i], 48000))
+    np.testing.assert_array_equal(rbj_bank(kinds, freq[0, 0], 3.0, 0.7, 48000)[0], rbj_sos(kinds[0], freq[0, 0, 0],
+                                                                                         3.0, 0.7, 48000))
+
+
+def test_bank_rejects_unknown_kinds_and_wrong_band_counts():
+    with pytest.raises(ValueError, match="unknown biquad kind 'notch'"):
+        rbj_bank(("peak", "notch"), [1000.0, 2000.0], 0.0, 1.0, 48000)
+    with pytest.raises(ValueError, match="shaped"):
+        rbj_bank(("peak", "peak"), [1000.0, 2000.0, 3000.0], 0.0, 1.0, 48000)
 
 
 def test_parametric_eq_filters_with_those_sections(rng):
