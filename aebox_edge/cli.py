@@ -54,6 +54,9 @@ class _Group(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
+        from .runtime.allocator import tune_allocator
+
+        tune_allocator()  # numpy's freed arrays reused instead of returned to the kernel (see there)
         with _signals_as_interrupts():
             try:
                 return super().invoke(ctx)
