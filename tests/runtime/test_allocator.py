@@ -1,6 +1,7 @@
 """runtime.allocator: glibc reuses numpy's freed arrays instead of handing them back to the kernel."""
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -24,8 +25,7 @@ for _ in range(50):
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
-glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
-                                reason="mallopt is glibc's")
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
 
 def _faults(mode: str) -> int:
