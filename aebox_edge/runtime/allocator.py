@@ -26,11 +26,20 @@ USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP
 def tune_allocator() -> bool:
     """Set glibc's thresholds for this process (later calls set the same values); returns whether glibc took both
     (False elsewhere, or when the environment holds one of ``USER_SETTINGS`` or a ``glibc.malloc`` tunable). Never raises."""
-    if any(name in os.environ for name in USER_SETTINGS) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+    if not _glibc() or any(name in os.environ for name in USER_SETTINGS) \
+            or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def _glibc() -> bool:
+    """Whether this process runs on glibc (``confstr``: no file is read, unlike ``platform.libc_ver``)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # no confstr (Windows), an unknown name or an unsupported one
+        return False

@@ -49,3 +49,14 @@ def test_user_settings_win(monkeypatch):
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072")
     assert not allocator.tune_allocator()
+
+
+def test_elsewhere_nothing_changes_and_nothing_raises(monkeypatch):
+    def no_confstr(name):
+        raise ValueError("unrecognized configuration name")
+
+    monkeypatch.setattr(allocator.os, "confstr", no_confstr)  # macOS, or no GNU libc
+    assert not allocator.tune_allocator()
+    monkeypatch.setattr(allocator.os, "confstr", lambda name: "glibc 2.36")
+    monkeypatch.setattr(allocator.ctypes, "CDLL", lambda name: (_ for _ in ()).throw(TypeError("no handle")))
+    assert not allocator.tune_allocator()
