@@ -75,6 +75,20 @@ def _k_weighting_power(sample_rate: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
+def _band_bins(sample_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``N_FFT``-point rfft bins of each band of ``BAND_CENTRES_HZ`` (its third octave, at least one bin):
+    ``bins[lo:hi]``, and whether the band lies below Nyquist (read-only)."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    centres = np.asarray(BAND_CENTRES_HZ)
+    lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
+    hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
+    inside = centres * 2.0 ** (1 / 6) <= sample_rate / 2
+    for a in (lo, hi, inside):
+        a.flags.writeable = False
+    return lo, hi, inside
+
+
+@functools.lru_cache(maxsize=4)
 def _hann(n: int) -> np.ndarray:
     window = np.hanning(n)
     window.flags.writeable = False
@@ -161,15 +175,12 @@ class BandLevels:
             If no audio was added.
         """
         power = self.power()
-        freqs = np.fft.rfftfreq(N_FFT, 1.0 / self.sample_rate)
         csum = np.concatenate([[0.0], np.cumsum(power)])
-        centres = np.asarray(BAND_CENTRES_HZ)
-        lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
-        hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
-        band = (csum[np.minimum(hi, freqs.size)] - csum[np.minimum(lo, freqs.size - 1)]) / (hi - lo)
+        lo, hi, inside = _band_bins(self.sample_rate)
+        band = (csum[np.minimum(hi, power.size)] - csum[np.minimum(lo, power.size - 1)]) / (hi - lo)
         with np.errstate(divide="ignore"):
             level = 10.0 * np.log10(band / N_FFT)
-        level[~np.isfinite(level) | (centres * 2.0 ** (1 / 6) > self.sample_rate / 2)] = FLOOR_DB
+        level[~np.isfinite(level) | ~inside] = FLOOR_DB
         return np.maximum(level, FLOOR_DB)
 
 
@@ -246,6 +257,14 @@ def spectral_moments(sums, gains_db=0.0) -> tuple[np.ndarray, np.ndarray]:
     return centroid, ratio
 
 
+@functools.lru_cache(maxsize=4)
+def _bin_basis(sample_rate: float, first: int, last: int) -> np.ndarray:
+    """:func:`.biquads.power_basis` at the ``N_FFT``-point rfft bins ``first:last`` (read-only)."""
+    basis = power_basis(np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)[first:last], sample_rate)
+    basis.flags.writeable = False
+    return basis
+
+
 class _BandIntegration:
     """The change of a long-term power spectrum's third-octave band levels (as :meth:`BandLevels.levels_db` measures
     them: the power of the ``N_FFT``-point bins of each band) that an EQ makes: per band ``10 log10(sum P |H|^2 /
@@ -253,14 +272,10 @@ class _BandIntegration:
     floors) keep the response at their centre."""
 
     def __init__(self, power: np.ndarray, sample_rate: float):
-        freqs = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
-        centres = np.asarray(BAND_CENTRES_HZ)
-        lo = np.searchsorted(freqs, centres * 2.0 ** (-1 / 6), side="left")
-        hi = np.maximum(np.searchsorted(freqs, centres * 2.0 ** (1 / 6), side="right"), lo + 1)
-        self.inside = centres * 2.0 ** (1 / 6) <= sample_rate / 2
+        lo, hi, self.inside = _band_bins(sample_rate)
         first, last = int(lo[self.inside].min()), int(hi[self.inside].max())
         self.lo, self.hi = lo[self.inside] - first, hi[self.inside] - first
-        self.basis = power_basis(freqs[first:last], sample_rate)
+        self.basis = _bin_basis(sample_rate, first, last)
         p = np.asarray(power, dtype=np.float64)[..., first:last]
         self.weights = p + 1e-12 * p.max(axis=-1, keepdims=True) + 1e-300  # a silent band: its bins alike
         self.total = self._band_sums(self.weights)

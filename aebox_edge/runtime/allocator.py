@@ -25,7 +25,8 @@ USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP
 
 def tune_allocator() -> bool:
     """Set glibc's thresholds for this process (later calls set the same values); returns whether glibc took both
-    (False elsewhere, or when the environment holds one of ``USER_SETTINGS`` or a ``glibc.malloc`` tunable). Never raises."""
+    (False elsewhere, or when the environment holds one of ``USER_SETTINGS`` or a ``glibc.malloc`` tunable). Never
+    raises."""
     if not _glibc() or any(name in os.environ for name in USER_SETTINGS) \
             or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
