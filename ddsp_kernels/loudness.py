@@ -11,6 +11,8 @@ absolute gate (-70 LUFS) and then those within 10 LU of their mean (the relative
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .iir import BlockFilter
@@ -30,6 +32,7 @@ MAX_CUT_DB = 30.0
 # a floored downmix reading is at least this far below what uncorrelated channels of the same power read: only
 # channels that cancel by more than 90 % in the downmix (one of them inverted) hit it
 DOWNMIX_FLOOR_DB = -10.0
+MAX_GATE_STEPS = 16  # delivered_loudness: at most this many re-readings (two or three in practice)
 
 # BS.1770-4 pre-filter (shelf) and RLB high-pass as analog prototypes (f0, gain, Q), fitted to Table 1 at 48 kHz
 _SHELF_F0, _SHELF_GAIN_DB, _SHELF_Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
@@ -56,16 +59,40 @@ def mean_square_lufs(mean_square):
         return -0.691 + 10.0 * np.log10(mean_square)
 
 
-def gated_loudness(block_power: np.ndarray) -> float:
-    """Integrated loudness (LUFS) from the channel-summed mean squares of 400 ms blocks; ``-inf`` when no block
-    passes the absolute gate (silence)."""
+def gated_loudness(block_power: np.ndarray, gain_db: float = 0.0) -> float:
+    """Integrated loudness (LUFS) from the channel-summed mean squares of 400 ms blocks, as the signal reads after a
+    gain of ``gain_db`` dB (the absolute gate applies at that level); ``-inf`` when no block passes the absolute
+    gate (silence)."""
     power = np.asarray(block_power, dtype=np.float64)
-    power = power[mean_square_lufs(power) > ABSOLUTE_GATE_LUFS]
+    power = power[mean_square_lufs(power) + gain_db > ABSOLUTE_GATE_LUFS]
     if power.size == 0:
         return float("-inf")
     relative_gate = mean_square_lufs(power.mean()) + RELATIVE_GATE_LU
     power = power[mean_square_lufs(power) > relative_gate]
-    return float(mean_square_lufs(power.mean()))
+    return float(mean_square_lufs(power.mean())) + gain_db
+
+
+def delivered_loudness(read: Callable[[float], float], target_lufs: float, max_steps: int = MAX_GATE_STEPS
+                       ) -> float:
+    """The loudness (LUFS) that a signal brought to ``target_lufs`` by one gain is measured at, less that gain:
+    ``target - g`` for the gain ``g`` with ``read(g) == target``, ``read(gain_db)`` being the signal's gated
+    loudness after a gain (:meth:`LoudnessMeter.integrated` with ``gain_db``), so that the absolute gate applies
+    at the level the signal is delivered at, as BS.1770 meters it there. A quiet signal (a chain's output that its
+    EQ left near -70 LUFS) reads too loud at its own level, where the gate drops its quieter blocks, and one gain
+    from that reading would leave it below the target once raised. Iterated from the reading at 0 dB (so where the
+    gate keeps the same blocks at both levels, that reading itself); the gain moves one way only, as the gate
+    keeps more blocks the higher it is (fewer the lower), so it settles within a few steps, at most
+    ``max_steps``. A silent reading (``-inf``) or target is returned as read at 0 dB."""
+    loudness = read(0.0)
+    if not (np.isfinite(loudness) and np.isfinite(target_lufs)):
+        return loudness
+    for _ in range(max_steps):
+        gain = target_lufs - loudness
+        moved = read(gain) - gain
+        if not np.isfinite(moved) or abs(moved - loudness) < 1e-9:
+            break
+        loudness = moved
+    return loudness
 
 
 class LoudnessMeter:
@@ -165,16 +192,18 @@ class LoudnessMeter:
         """100 ms steps measured so far (the readings change only when this does)."""
         return len(self._steps)
 
-    def integrated(self) -> float:
-        """Gated integrated loudness in LUFS of everything processed; ``-inf`` for silence or under 400 ms."""
+    def integrated(self, gain_db: float = 0.0) -> float:
+        """Gated integrated loudness in LUFS of everything processed, as it reads after a gain of ``gain_db``
+        (:func:`gated_loudness`); ``-inf`` for silence or under 400 ms."""
         per_block = int(round(BLOCK_S / STEP_S))
-        return self._reading(None, lambda steps: gated_loudness(self._blocks(steps, per_block)))
+        return self._reading(None, lambda steps: gated_loudness(self._blocks(steps, per_block), gain_db))
 
-    def recent(self, seconds: float) -> float:
-        """Gated loudness (LUFS) of the last ``seconds`` (BS.1770 gating over that span; ``-inf`` if silent)."""
+    def recent(self, seconds: float, gain_db: float = 0.0) -> float:
+        """Gated loudness (LUFS) of the last ``seconds`` (BS.1770 gating over that span; ``-inf`` if silent), as it
+        reads after a gain of ``gain_db``."""
         per_block = int(round(BLOCK_S / STEP_S))
         return self._reading(max(1, int(round(seconds / STEP_S))),
-                             lambda steps: gated_loudness(self._blocks(steps, per_block)))
+                             lambda steps: gated_loudness(self._blocks(steps, per_block), gain_db))
 
     def momentary(self, seconds: float = BLOCK_S) -> float:
         """Ungated loudness (LUFS) of the last ``seconds`` (400 ms: BS.1770's momentary loudness; at least one

@@ -60,8 +60,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ddsp_kernels.limiter import CEILING_DBTP, TruePeakLimiter, true_peak_limit
-from ddsp_kernels.loudness import (ABSOLUTE_GATE_LUFS, MAX_BOOST_DB, LoudnessMeter, integrated_loudness,
-                                   match_gain_db, mean_square_lufs)
+from ddsp_kernels.loudness import (ABSOLUTE_GATE_LUFS, MAX_BOOST_DB, LoudnessMeter, delivered_loudness,
+                                   integrated_loudness, match_gain_db, mean_square_lufs)
 from ddsp_kernels.match import BandLevels
 
 from ..io.spool import Spool
@@ -139,7 +139,9 @@ def level_gains_db(audio, sample_rate: float, reference_lufs: float, input_lufs:
     the most the peak stage allows (:func:`peak_gain_limit_db` of its :func:`level_peak`); the stage applies the
     lower."""
     x = np.asarray(audio)
-    return (match_gain_db(level_loudness(x, sample_rate), reference_lufs, input_lufs=input_lufs),
+    meter = level_meter(sample_rate, 1 if x.ndim == 1 else x.shape[1])
+    meter.process(np.asarray(x, dtype=np.float64))  # as level_loudness meters it
+    return (match_gain_db(delivered_loudness(meter.integrated, reference_lufs), reference_lufs, input_lufs=input_lufs),
             peak_gain_limit_db(level_peak(x, sample_rate)))
 
 
@@ -180,7 +182,7 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
             spool.write(block)
         loudness = meter.integrated()
         input_lufs = None if input_meter is None else input_meter.integrated()
-        match = match_gain_db(loudness, reference_lufs, max_boost_db=np.inf if uncapped else MAX_BOOST_DB,
+        match = match_gain_db(delivered_loudness(meter.integrated, reference_lufs), reference_lufs, max_boost_db=np.inf if uncapped else MAX_BOOST_DB,
                               input_lufs=input_lufs)
         gain_db, limited = _peak_limited_gain_db(match, robust_peak(np.concatenate(peaks) if peaks else np.zeros(0)))
         if summary is not None:
@@ -229,7 +231,7 @@ class RunningLevel:
         (a pause or silence holds it; 0 dB until 400 ms of sound were metered)."""
         if not self._meter.momentary(0.1) > ABSOLUTE_GATE_LUFS:
             return self.gain_db
-        loudness = self._meter.recent(self.window_s)
+        loudness = delivered_loudness(lambda gain_db: self._meter.recent(self.window_s, gain_db), self.reference_lufs)
         if not np.isfinite(loudness):
             return self.gain_db
         gain_db = match_gain_db(loudness, self.reference_lufs, input_lufs=self._input.recent(self.window_s))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ddsp_kernels.loudness import (DOWNMIX_FLOOR_DB, MAX_BOOST_DB, LoudnessMeter, integrated_loudness, k_weighting_sos,
-                                   match_gain_db)
+from ddsp_kernels.loudness import (DOWNMIX_FLOOR_DB, MAX_BOOST_DB, LoudnessMeter, delivered_loudness,
+                                   integrated_loudness, k_weighting_sos, match_gain_db)
 
 
 def test_k_weighting_reproduces_the_48k_table_of_bs1770():
@@ -105,3 +105,50 @@ def test_downmix_loudness(sr):
     for start in range(0, len(wide), 3001):
         meter.process(wide[start:start + 3001])
     assert meter.integrated() == pytest.approx(integrated_loudness(wide, sr, downmix=True, floored=True), abs=1e-9)
+
+
+def half_gated(sr: int, seconds: int = 20) -> np.ndarray:
+    """Noise alternating every 2 s between about -66 and -72 LUFS: at its own level the absolute gate (-70 LUFS)
+    drops the quiet half; raised by 40 dB or more it keeps it (within 10 LU of the mean, the relative gate does too)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(sr * seconds)
+    loud = integrated_loudness(x, sr)
+    x *= 10.0 ** ((-66.0 - loud) / 20.0)
+    for start in range(2 * sr, len(x), 4 * sr):
+        x[start:start + 2 * sr] *= 10.0 ** (-6.0 / 20.0)
+    return x
+
+
+def test_a_reading_after_a_gain_gates_at_that_level():
+    sr = 48000
+    x = half_gated(sr)
+    meter = LoudnessMeter(sr)
+    meter.process(x)
+    for gain_db in (0.0, 10.0, 45.0, -3.0):
+        assert meter.integrated(gain_db) == pytest.approx(integrated_loudness(x * 10.0 ** (gain_db / 20.0), sr),
+                                                          abs=1e-9)
+    assert meter.integrated(45.0) - 45.0 < meter.integrated() - 1.0  # the quiet half counts once raised
+
+
+def test_the_delivered_loudness_brings_a_quiet_signal_to_its_target():
+    """One gain from the reading at the signal's own level leaves a signal whose quieter blocks sit below the
+    absolute gate more than 1 LU under its target once raised; the delivered loudness's gain lands on it."""
+    sr = 48000
+    x = half_gated(sr)
+    meter = LoudnessMeter(sr)
+    meter.process(x)
+    naive = -20.0 - meter.integrated()
+    assert integrated_loudness(x * 10.0 ** (naive / 20.0), sr) < -21.0  # the test can fail
+    gain = -20.0 - delivered_loudness(meter.integrated, -20.0)
+    assert integrated_loudness(x * 10.0 ** (gain / 20.0), sr) == pytest.approx(-20.0, abs=1e-6)
+
+
+def test_the_delivered_loudness_is_the_reading_where_the_gate_keeps_the_same_blocks():
+    sr = 48000
+    meter = LoudnessMeter(sr)
+    meter.process(np.random.default_rng(3).standard_normal(sr * 5) * 0.05)  # steady, far above the gate
+    assert delivered_loudness(meter.integrated, -14.0) == meter.integrated()
+    assert delivered_loudness(meter.integrated, float("-inf")) == meter.integrated()
+    silent = LoudnessMeter(sr)
+    silent.process(np.zeros(sr))
+    assert delivered_loudness(silent.integrated, -14.0) == float("-inf")  # silence is never raised

@@ -361,3 +361,25 @@ def test_level_matched_equals_the_in_memory_level_stage():
     out = np.concatenate(list(level_matched(iter(blocks), 24000, 2, -9.0, 1777, summary)))
     assert summary["limiter_max_reduction_db"] > 0.5  # the limiter worked: the test can fail
     np.testing.assert_array_equal(out, level_stage(np.concatenate(blocks), 24000, -9.0))
+
+
+def test_a_quiet_chain_output_is_delivered_at_the_reference_loudness():
+    """A chain output whose EQ left it near the absolute gate (its quieter half below -70 LUFS at its own level):
+    files, memory and live all bring it to the reference's loudness as it reads once raised."""
+    rate = 24000
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((rate * 24, 2))
+    x *= 10.0 ** ((-66.0 - level_loudness(x, rate)) / 20.0)
+    for start in range(2 * rate, len(x), 4 * rate):
+        x[start:start + 2 * rate] *= 10.0 ** (-6.0 / 20.0)
+    x = x.astype(np.float32)
+    assert level_loudness(x * np.float32(10.0 ** (46.0 / 20.0)), rate) < -21.0  # one naive gain misses
+    chain_input = x * np.float32(10.0 ** (30.0 / 20.0))  # the EQ cut 30 dB: the total-gain cap does not bind
+    out = level_stage(x, rate, -20.0, level_loudness(chain_input, rate))
+    assert level_loudness(out, rate) == pytest.approx(-20.0, abs=0.05)
+    streamed = np.concatenate(list(level_matched(array_blocks(x, 5000), rate, 2, -20.0, 3000, uncapped=True)))
+    np.testing.assert_array_equal(streamed, out)
+    live = RunningLevel(rate, 2, -20.0, window_s=12.0, slew_db_per_s=40.0)
+    for start in range(0, len(x), 1200):
+        live.process(x[start:start + 1200], chain_input[start:start + 1200])
+    assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
