@@ -6,7 +6,9 @@ re-derived for any rate from their analog prototypes by the bilinear transform w
 coefficients of BS.1770-4 Table 1 are reproduced to 1e-8). Loudness is ``-0.691 + 10 log10(sum_c G_c z_c)`` of the
 mean squares ``z_c`` of 400 ms blocks overlapping by 75 %; the integrated loudness keeps the blocks above the
 absolute gate (-70 LUFS) and then those within 10 LU of their mean (the relative gate). Channel weights are 1
-(mono, stereo; surround weights are not used: more than two channels are weighted alike).
+(mono, stereo; surround weights are not used: more than two channels are weighted alike). The absolute gate is a
+level as delivered: a reading can be taken as after a gain (``gain_db``), and the level stage's gain is the one
+that brings the signal's reading *at its delivered level* to the target (:func:`delivered_loudness`).
 """
 
 from __future__ import annotations

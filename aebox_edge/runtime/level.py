@@ -17,8 +17,11 @@ clips, whatever its format or subtype.
   their downmix sounds).
 - Gain: ``match_gain_db`` of the output's loudness to the reference's, limited to ``MAX_BOOST_DB`` over the
   *input's* loudness in all (EQ and compressor included: a -65 dBFS input is raised by 40 dB at most) and to
-  ``MAX_CUT_DB``; 0 dB for an input below the absolute gate (-70 LUFS: near-silence is left as it is). A first
-  stage keeps the limiter to transients: the gain is lowered so that the output's *peak* (:func:`level_peak`: the
+  ``MAX_CUT_DB``; 0 dB for an input below the absolute gate (-70 LUFS: near-silence is left as it is). The
+  output's loudness is read as the output will be delivered (``loudness.delivered_loudness``): the absolute gate
+  applies after the gain, not at the level the EQ left the chain's output at (an EQ that cuts the mid bands by 20 dB
+  can leave it near -70 LUFS, where the gate drops its quieter blocks; one gain from that reading left such an
+  output 2.2 LU below the reference). A first stage keeps the limiter to transients: the gain is lowered so that the output's *peak* (:func:`level_peak`: the
   99.9th percentile of its 10 ms frames' sample peaks, so that a single thump or click, which a phone records
   often and an EQ boost makes louder, cannot lower a whole song's level) is at most ``MAX_LIMITING_DB`` above the
   ceiling (12 dB: a mastered reference is itself limited by about that much, and a phone recording brought to its
