@@ -35,6 +35,7 @@ MAX_CUT_DB = 30.0
 # channels that cancel by more than 90 % in the downmix (one of them inverted) hit it
 DOWNMIX_FLOOR_DB = -10.0
 MAX_GATE_STEPS = 16  # delivered_loudness: at most this many re-readings (two or three in practice)
+ALL_BLOCKS_DB = 300.0  # delivered_loudness: a gain that brings every block that is not digital silence over the gate
 
 # BS.1770-4 pre-filter (shelf) and RLB high-pass as analog prototypes (f0, gain, Q), fitted to Table 1 at 48 kHz
 _SHELF_F0, _SHELF_GAIN_DB, _SHELF_Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
@@ -82,12 +83,17 @@ def delivered_loudness(read: Callable[[float], float], target_lufs: float, max_s
     at the level the signal is delivered at, as BS.1770 meters it there. A quiet signal (a chain's output that its
     EQ left near -70 LUFS) reads too loud at its own level, where the gate drops its quieter blocks, and one gain
     from that reading would leave it below the target once raised. Iterated from the reading at 0 dB (so where the
-    gate keeps the same blocks at both levels, that reading itself); the gain moves one way only, as the gate
-    keeps more blocks the higher it is (fewer the lower), so it settles within a few steps, at most
-    ``max_steps``. A silent reading (``-inf``) or target is returned as read at 0 dB."""
+    gate keeps the same blocks at both levels, that reading itself), or, for a signal wholly below the gate at its
+    own level, from the reading of all its blocks (after ``ALL_BLOCKS_DB``); the gain moves one way only, as the
+    gate keeps more blocks the higher it is (fewer the lower), so it settles within a few steps, at most
+    ``max_steps``. Digital silence reads ``-inf``; a ``-inf`` target returns the reading at 0 dB."""
     loudness = read(0.0)
-    if not (np.isfinite(loudness) and np.isfinite(target_lufs)):
+    if not np.isfinite(target_lufs):
         return loudness
+    if not np.isfinite(loudness):
+        loudness = read(ALL_BLOCKS_DB) - ALL_BLOCKS_DB
+        if not np.isfinite(loudness):
+            return loudness
     for _ in range(max_steps):
         gain = target_lufs - loudness
         moved = read(gain) - gain

@@ -21,8 +21,9 @@ clips, whatever its format or subtype.
   output's loudness is read as the output will be delivered (``loudness.delivered_loudness``): the absolute gate
   applies after the gain, not at the level the EQ left the chain's output at (an EQ that cuts the mid bands by 20 dB
   can leave it near -70 LUFS, where the gate drops its quieter blocks; one gain from that reading left such an
-  output 2.2 LU below the reference). A first stage keeps the limiter to transients: the gain is lowered so that the output's *peak* (:func:`level_peak`: the
-  99.9th percentile of its 10 ms frames' sample peaks, so that a single thump or click, which a phone records
+  output 2.2 LU below the reference, and one wholly below the gate there read as silence and was not raised). A
+  first stage keeps the limiter to transients: the gain is lowered so that the output's *peak* (:func:`level_peak`:
+  the 99.9th percentile of its 10 ms frames' sample peaks, so that a single thump or click, which a phone records
   often and an EQ boost makes louder, cannot lower a whole song's level) is at most ``MAX_LIMITING_DB`` above the
   ceiling (12 dB: a mastered reference is itself limited by about that much, and a phone recording brought to its
   loudness needs as much; at 6 dB, on 80 excerpts of training songs, the outputs ended 0.6 LU further from the
@@ -50,9 +51,9 @@ clips, whatever its format or subtype.
   capped exactly as before; where it is skipped the cap cannot bind, so the output is the same.
 - Live: :class:`RunningLevel` meters the chain's input and output, and its gain follows the gated loudness of the
   last ``window_s`` seconds (BS.1770 gating) at no more than ``slew_db_per_s``, ramped per sample within each block
-  (no zipper noise); while the last 100 ms are below the absolute gate (a pause, silence) the gain holds. The
-  peak stage uses the peak (:func:`level_peak`) of the last ``window_s``; the limiter delays the output by its
-  look-ahead (``latency`` frames, 5.25 ms at 48 kHz), reported as ``limiter_latency_ms``.
+  (no zipper noise); while the chain's input was below the absolute gate for the last 100 ms (a pause, silence)
+  the gain holds. The peak stage uses the peak (:func:`level_peak`) of the last ``window_s``; the limiter delays
+  the output by its look-ahead (``latency`` frames, 5.25 ms at 48 kHz), reported as ``limiter_latency_ms``.
 """
 
 from __future__ import annotations
@@ -185,8 +186,8 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
             spool.write(block)
         loudness = meter.integrated()
         input_lufs = None if input_meter is None else input_meter.integrated()
-        match = match_gain_db(delivered_loudness(meter.integrated, reference_lufs), reference_lufs, max_boost_db=np.inf if uncapped else MAX_BOOST_DB,
-                              input_lufs=input_lufs)
+        match = match_gain_db(delivered_loudness(meter.integrated, reference_lufs), reference_lufs,
+                              max_boost_db=np.inf if uncapped else MAX_BOOST_DB, input_lufs=input_lufs)
         gain_db, limited = _peak_limited_gain_db(match, robust_peak(np.concatenate(peaks) if peaks else np.zeros(0)))
         if summary is not None:
             summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2),
@@ -230,9 +231,10 @@ class RunningLevel:
         self._target_db, self._target_steps = 0.0, -1
 
     def target_db(self) -> float:
-        """The gain the stage moves toward now: the current gain while the last 100 ms are below the absolute gate
-        (a pause or silence holds it; 0 dB until 400 ms of sound were metered)."""
-        if not self._meter.momentary(0.1) > ABSOLUTE_GATE_LUFS:
+        """The gain the stage moves toward now: the current gain while the chain's input was below the absolute
+        gate for the last 100 ms (a pause or silence holds it; judged on the recording, not on the chain's output,
+        which an EQ cut can leave below the gate at its own level; 0 dB until 400 ms of sound were metered)."""
+        if not self._input.momentary(0.1) > ABSOLUTE_GATE_LUFS:
             return self.gain_db
         loudness = delivered_loudness(lambda gain_db: self._meter.recent(self.window_s, gain_db), self.reference_lufs)
         if not np.isfinite(loudness):

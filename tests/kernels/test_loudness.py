@@ -152,3 +152,17 @@ def test_the_delivered_loudness_is_the_reading_where_the_gate_keeps_the_same_blo
     silent = LoudnessMeter(sr)
     silent.process(np.zeros(sr))
     assert delivered_loudness(silent.integrated, -14.0) == float("-inf")  # silence is never raised
+
+
+def test_a_signal_wholly_below_the_gate_is_delivered_at_its_target():
+    """Every block of a -80 LUFS signal is below the absolute gate at its own level (it reads -inf, as silence
+    does), but it is not silence: raised, it is metered like any other."""
+    sr = 48000
+    x = np.random.default_rng(4).standard_normal(sr * 5)
+    x *= 10.0 ** ((-80.0 - integrated_loudness(x, sr)) / 20.0)
+    meter = LoudnessMeter(sr)
+    meter.process(x)
+    assert meter.integrated() == float("-inf")
+    gain = -20.0 - delivered_loudness(meter.integrated, -20.0)
+    assert gain == pytest.approx(60.0, abs=0.01)
+    assert integrated_loudness(x * 10.0 ** (gain / 20.0), sr) == pytest.approx(-20.0, abs=1e-6)

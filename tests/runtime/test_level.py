@@ -383,3 +383,26 @@ def test_a_quiet_chain_output_is_delivered_at_the_reference_loudness():
     for start in range(0, len(x), 1200):
         live.process(x[start:start + 1200], chain_input[start:start + 1200])
     assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
+
+
+def test_a_chain_output_below_the_gate_from_a_sounding_input_is_raised():
+    """An EQ cut can leave a quiet recording's chain output wholly below the absolute gate at its own level (it
+    reads as silence there); the recording is not silent, so the level stage raises it to the reference (within the
+    total-gain cap), in files, in memory and live; a near-silent recording is still left as it is."""
+    rate = 24000
+    x = np.random.default_rng(6).standard_normal((rate * 16, 2))
+    x = (x * 10.0 ** ((-78.0 - level_loudness(x, rate)) / 20.0)).astype(np.float32)  # the chain's output
+    recording = x * np.float32(10.0 ** (28.0 / 20.0))  # about -50 LUFS: the EQ took 28 dB off
+    assert level_loudness(x, rate) == float("-inf")
+    out = level_stage(x, rate, -20.0, level_loudness(recording, rate))
+    assert level_loudness(out, rate) == pytest.approx(-20.0, abs=0.05)
+    meter = level_module.level_meter(rate, 2)
+    meter.process(recording)
+    streamed = np.concatenate(list(level_matched(array_blocks(x, 5000), rate, 2, -20.0, 3000, input_meter=meter)))
+    np.testing.assert_array_equal(streamed, out)
+    live = RunningLevel(rate, 2, -20.0, window_s=6.0, slew_db_per_s=40.0)
+    for start in range(0, len(x), 1200):
+        live.process(x[start:start + 1200], recording[start:start + 1200])
+    assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
+    silent = x * np.float32(10.0 ** (-40.0 / 20.0))  # a near-silent recording (about -118 LUFS)
+    np.testing.assert_array_equal(level_stage(x, rate, -20.0, level_loudness(silent, rate)), x)
