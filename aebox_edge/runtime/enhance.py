@@ -42,15 +42,12 @@ def enhance_file(enhancer: Enhancer, input_path: str, reference_path: str, outpu
     start_time = time.perf_counter()
     hop = enhancer.analysis_hop(hop_s)
     info = audio.info(input_path)
-    ref_info = audio.info(reference_path)
+    audio.info(reference_path)  # an unreadable reference raises before any output exists
     check_outputs({"-o": output_path, "--params-out": params_out},
                   inputs={"input": input_path, "reference": reference_path}, force=force)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
 
-    def reference_blocks(n):
-        return audio.iter_blocks(reference_path, n)
-
-    reference = enhancer.reference(reference_blocks, ref_info.sample_rate)
+    reference = enhancer.reference_file(reference_path)
     sr = info.sample_rate
     peak, level = 0.0, {}
     compressed = is_compressed(info.format, info.subtype)

@@ -67,7 +67,8 @@ class Enhancer(Analyser):
     def reference(self, blocks: Callable[[int], Iterable[np.ndarray]], sample_rate: int) -> Reference:
         """The :class:`Reference` of a signal given as ``blocks(n)``, a callable returning a fresh iterator over
         consecutive ``n``-frame blocks (read twice: scoring and measuring, then up to the chosen window). Raises
-        ``RuntimeFailure`` when the second reading differs from the first."""
+        ``InputError`` for a silent reference (below the absolute gate throughout) and ``RuntimeFailure`` when the
+        second reading differs from the first."""
         n = self.window_frames(sample_rate)
         w = self.front_end.window_samples
         levels, spectra, meter = [], [], None
@@ -85,6 +86,9 @@ class Enhancer(Analyser):
         levels = np.array(levels)
         chosen, active = most_typical_window(levels, np.array(spectra))
         match = meter.result()
+        if not np.isfinite(match.loudness_lufs):
+            raise InputError("the reference is silent: none of its 400 ms blocks is above BS.1770's -70 LUFS "
+                             "absolute gate, so it has no level or spectrum to match")
         for k, (start, mono) in enumerate(analysis_windows(blocks(n), sample_rate, self.analysis_rate, w, w)):
             if k == chosen:
                 info = {"window": chosen, "windows": len(levels), "active_windows": active,
@@ -93,6 +97,17 @@ class Enhancer(Analyser):
                         "loudness_lufs": round(match.loudness_lufs, 2)}
                 return Reference(log_mel(fit_window(mono, self.front_end), self.front_end)[..., None], info, match)
         raise RuntimeFailure("the reference changed while it was being read")
+
+    def reference_file(self, path: str) -> Reference:
+        """The :class:`Reference` of an audio file (read in blocks). Raises ``InputError`` naming the file when it
+        is unreadable or silent."""
+        from ..io import audio
+
+        info = audio.info(path)
+        try:
+            return self.reference(lambda n: audio.iter_blocks(path, n), info.sample_rate)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
 
     def window_inputs(self, blocks: Iterable[np.ndarray], reference: Reference, sample_rate: int, *,
                       hop_s: float = HOP_S, levels: BandLevels | None = None,

@@ -89,8 +89,7 @@ def stage_times(enhancer: Enhancer, song: str, reference: str, out_dir: str, hop
     info = audio.info(song)
     sr, n = info.sample_rate, enhancer.window_frames(info.sample_rate)
     times = {}
-    times["reference"], ref = _timed(lambda: enhancer.reference(lambda k: audio.iter_blocks(reference, k),
-                                                                audio.info(reference).sample_rate))
+    times["reference"], ref = _timed(lambda: enhancer.reference_file(reference))
     decode, blocks = _timed(lambda: list(audio.iter_blocks(song, n)))
     if is_compressed(info.format, info.subtype):  # read back from the spool, not decoded twice
         def spooled():

@@ -172,9 +172,9 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
     a meter that has seen the chain's whole input once the blocks are exhausted (the gain cap is then on the total
     gain); ``uncapped`` says instead that the caller found that cap unable to bind (:func:`input_meter_needed`
     False), so the gain has no boost limit; with neither, the boost over the chain's *output* is limited to
-    ``MAX_BOOST_DB``. ``summary`` (if given) receives ``output_lufs_before``, ``level_gain_db``,
-    ``level_peak_limited`` and, once the output is consumed, ``limiter_max_reduction_db``. Raises ValueError for
-    both ``input_meter`` and ``uncapped``."""
+    ``MAX_BOOST_DB``. ``summary`` (if given) receives ``output_lufs_before`` (None for a reading below the
+    absolute gate: JSON has no infinity), ``level_gain_db``, ``level_peak_limited`` and, once the output is
+    consumed, ``limiter_max_reduction_db``. Raises ValueError for both ``input_meter`` and ``uncapped``."""
     if uncapped and input_meter is not None:
         raise ValueError("level_matched: uncapped and input_meter exclude each other")
     meter, peaks = level_meter(sample_rate, channels), []
@@ -190,7 +190,8 @@ def level_matched(blocks: Iterable[np.ndarray], sample_rate: float, channels: in
                               max_boost_db=np.inf if uncapped else MAX_BOOST_DB, input_lufs=input_lufs)
         gain_db, limited = _peak_limited_gain_db(match, robust_peak(np.concatenate(peaks) if peaks else np.zeros(0)))
         if summary is not None:
-            summary.update(output_lufs_before=round(loudness, 2), level_gain_db=round(gain_db, 2),
+            summary.update(output_lufs_before=round(loudness, 2) if np.isfinite(loudness) else None,
+                           level_gain_db=round(gain_db, 2),
                            level_peak_limited=limited)
         gain = np.float32(10.0 ** (gain_db / 20.0))
         limiter = TruePeakLimiter(sample_rate, channels)

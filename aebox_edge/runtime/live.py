@@ -220,11 +220,6 @@ def _quick_gil_handoff():
         sys.setswitchinterval(interval)
 
 
-def _reference(enhancer: Enhancer, reference_path: str) -> Reference:
-    ref = audio.info(reference_path)
-    return enhancer.reference(lambda n: audio.iter_blocks(reference_path, n), ref.sample_rate)
-
-
 def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_path: str, *,
              blocksize: int = BLOCKSIZE, realtime: bool = False, latency_s: float = LATENCY_S,
              hop_s: float = LIVE_HOP_S, smoothing_s: float = SMOOTHING_S, force: bool = False) -> dict:
@@ -238,7 +233,7 @@ def simulate(enhancer: Enhancer, reference_path: str, input_path: str, output_pa
     info = audio.info(input_path)
     check_outputs({"-o": output_path}, inputs={"input": input_path, "reference": reference_path}, force=force)
     writer = audio.AtomicAudioWriter(output_path, info.sample_rate, info.channels, like=info, overwrite=force)
-    reference = _reference(enhancer, reference_path)
+    reference = enhancer.reference_file(reference_path)
     engine = LiveEngine(enhancer, reference, info.sample_rate, info.channels, hop_s=hop_s, smoothing_s=smoothing_s)
     block_s = blocksize / info.sample_rate
     hop_frames = max(1, round(hop_s * info.sample_rate))
@@ -284,7 +279,7 @@ def run_live(enhancer: Enhancer, reference_path: str, *, input_device=None, outp
         raise InputError(f"audio device: {exc}") from None
     rate = int(samplerate or in_dev["default_samplerate"])
     channels = max(1, min(2, int(in_dev["max_input_channels"]), int(out_dev["max_output_channels"])))
-    reference = _reference(enhancer, reference_path)
+    reference = enhancer.reference_file(reference_path)
     engine = LiveEngine(enhancer, reference, rate, channels, hop_s=hop_s, smoothing_s=smoothing_s)
 
     def callback(indata, outdata, frames, time_info, status):

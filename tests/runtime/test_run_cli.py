@@ -80,6 +80,21 @@ def test_silent_input_gives_a_finite_output(model, files, tmp_path):
     assert result.exit_code == 0, result.output
     y, _ = sf.read(str(tmp_path / "y.wav"))
     assert np.all(np.isfinite(y)) and np.max(np.abs(y)) < 1e-6
+    # its parameter track is standard JSON: the silent output's loudness is null, not -Infinity
+    result = run(model, inp, "-r", files["reference"], "-o", tmp_path / "z.wav", "--params-out", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    track = json.loads((tmp_path / "p.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert track["output_lufs_before"] is None and track["level_gain_db"] == 0.0
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_silent_reference_exits_2_without_output(model, files, tmp_path, live):
+    """A reference below the absolute gate throughout has no level or spectrum to match: a bad input."""
+    silent = write_audio(tmp_path / "silent_ref.wav", np.zeros((96000, 2), np.float32), 48000, "FLOAT")
+    args = ["--simulate"] if live else []
+    result = run(model, *args, files["input"], "-r", silent, "-o", tmp_path / "out.wav")
+    assert_bad_input(result, str(silent), "silent")
+    assert leftovers(tmp_path, keep={"in.wav", "ref.flac", "silent_ref.wav"}) == []
 
 
 @pytest.mark.parametrize("role", ["input", "reference"])
