@@ -363,6 +363,21 @@ def test_level_matched_equals_the_in_memory_level_stage():
     np.testing.assert_array_equal(out, level_stage(np.concatenate(blocks), 24000, -9.0))
 
 
+def assert_delivered_alike(x, chain_input, rate, window_s, **level_matched_options):
+    """The in-memory level stage brings the chain output ``x`` (stereo) to a -20 LUFS reference, the file stage
+    (``level_matched`` with ``level_matched_options``) gives the same samples, and the live stage (fed ``x`` and
+    the chain's input ``chain_input``) settles on the same gain within 0.5 dB."""
+    out = level_stage(x, rate, -20.0, level_loudness(chain_input, rate))
+    assert level_loudness(out, rate) == pytest.approx(-20.0, abs=0.05)
+    streamed = np.concatenate(list(level_matched(array_blocks(x, 5000), rate, 2, -20.0, 3000,
+                                                 **level_matched_options)))
+    np.testing.assert_array_equal(streamed, out)
+    live = RunningLevel(rate, 2, -20.0, window_s=window_s, slew_db_per_s=40.0)
+    for start in range(0, len(x), 1200):
+        live.process(x[start:start + 1200], chain_input[start:start + 1200])
+    assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
+
+
 def test_a_quiet_chain_output_is_delivered_at_the_reference_loudness():
     """A chain output whose EQ left it near the absolute gate (its quieter half below -70 LUFS at its own level):
     files, memory and live all bring it to the reference's loudness as it reads once raised."""
@@ -375,14 +390,7 @@ def test_a_quiet_chain_output_is_delivered_at_the_reference_loudness():
     x = x.astype(np.float32)
     assert level_loudness(x * np.float32(10.0 ** (46.0 / 20.0)), rate) < -21.0  # one naive gain misses
     chain_input = x * np.float32(10.0 ** (30.0 / 20.0))  # the EQ cut 30 dB: the total-gain cap does not bind
-    out = level_stage(x, rate, -20.0, level_loudness(chain_input, rate))
-    assert level_loudness(out, rate) == pytest.approx(-20.0, abs=0.05)
-    streamed = np.concatenate(list(level_matched(array_blocks(x, 5000), rate, 2, -20.0, 3000, uncapped=True)))
-    np.testing.assert_array_equal(streamed, out)
-    live = RunningLevel(rate, 2, -20.0, window_s=12.0, slew_db_per_s=40.0)
-    for start in range(0, len(x), 1200):
-        live.process(x[start:start + 1200], chain_input[start:start + 1200])
-    assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
+    assert_delivered_alike(x, chain_input, rate, window_s=12.0, uncapped=True)
 
 
 def test_a_chain_output_below_the_gate_from_a_sounding_input_is_raised():
@@ -394,15 +402,8 @@ def test_a_chain_output_below_the_gate_from_a_sounding_input_is_raised():
     x = (x * 10.0 ** ((-78.0 - level_loudness(x, rate)) / 20.0)).astype(np.float32)  # the chain's output
     recording = x * np.float32(10.0 ** (28.0 / 20.0))  # about -50 LUFS: the EQ took 28 dB off
     assert level_loudness(x, rate) == float("-inf")
-    out = level_stage(x, rate, -20.0, level_loudness(recording, rate))
-    assert level_loudness(out, rate) == pytest.approx(-20.0, abs=0.05)
     meter = level_module.level_meter(rate, 2)
     meter.process(recording)
-    streamed = np.concatenate(list(level_matched(array_blocks(x, 5000), rate, 2, -20.0, 3000, input_meter=meter)))
-    np.testing.assert_array_equal(streamed, out)
-    live = RunningLevel(rate, 2, -20.0, window_s=6.0, slew_db_per_s=40.0)
-    for start in range(0, len(x), 1200):
-        live.process(x[start:start + 1200], recording[start:start + 1200])
-    assert live.gain_db == pytest.approx(20.0 * np.log10(np.std(out) / np.std(x)), abs=0.5)
+    assert_delivered_alike(x, recording, rate, window_s=6.0, input_meter=meter)
     silent = x * np.float32(10.0 ** (-40.0 / 20.0))  # a near-silent recording (about -118 LUFS)
     np.testing.assert_array_equal(level_stage(x, rate, -20.0, level_loudness(silent, rate)), x)
