@@ -1,6 +1,6 @@
 """RBJ Audio-EQ-Cookbook biquads (R. Bristow-Johnson, "Cookbook formulae for audio EQ biquad filter
 coefficients"), designed vectorized at any sample rate and returned as normalized second-order sections
-``[b0, b1, b2, 1, a1, a2]`` for ``scipy.signal.sosfilt`` and ``iir.sosfilt``.
+``[b0, b1, b2, 1, a1, a2]`` for ``scipy.signal.sosfilt`` and ``iir.BlockFilter``.
 
 Every design is the bilinear transform of a stable analog prototype, so for any gain, any Q > 0 and any
 0 < f < fs/2 the poles lie inside the unit circle. Frequencies are clamped to ``MAX_FREQ_RATIO`` x fs.

@@ -18,7 +18,6 @@ from typing import Callable
 import numpy as np
 
 from .iir import BlockFilter
-from .signal import channel_sum
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -103,6 +102,14 @@ def delivered_loudness(read: Callable[[float], float], target_lufs: float, max_s
     return loudness
 
 
+def _power(y: np.ndarray) -> np.ndarray:
+    """The sum over the rows (channels) of ``y``'s squares, in float64."""
+    power = np.square(y[0], dtype=np.float64)
+    for channel in y[1:]:
+        power += np.square(channel, dtype=np.float64)
+    return power
+
+
 class LoudnessMeter:
     """Streaming BS.1770 meter: ``process`` blocks of any size (samples,) or (samples, channels), then read
     :meth:`integrated` (gated, the whole stream so far), :meth:`recent` (gated, the last seconds),
@@ -143,9 +150,10 @@ class LoudnessMeter:
         self._steps: list = []  # each 100 ms step's mean square: channel-summed, or downmix (and its floor)
 
     def process(self, block) -> None:
-        """Meter ``block``. Float32 audio is K-weighted as float32 (``iir.BlockFilter``: the state moves in
-        float64, the within-chunk convolution in float32; each 100 ms mean square within 1e-7 of float64's, the
-        loudness within 1e-6 LU), anything else as float64; the squares are summed in float64."""
+        """Meter ``block``. K-weighted by ``iir.BlockFilter``: in float64 by scipy's compiled cascade where it loads;
+        else float32 audio as float32 (the state moves in float64, the within-chunk convolution in float32; each
+        100 ms mean square within 1e-7 of float64's, the loudness within 1e-6 LU), anything else as float64. The
+        squares are summed in float64."""
         x = np.asarray(block)
         x = x if x.dtype == np.float32 else x.astype(np.float64)
         x = x[:, None] if x.ndim == 1 else x
@@ -153,15 +161,18 @@ class LoudnessMeter:
             raise ValueError(f"expected audio shaped (samples, {self.channels}), got {np.shape(block)}")
         if x.shape[0] == 0:
             return
-        y, self._zi = self._filter.filter(x, self._zi)
+        y, self._zi = self._filter.filter_channels(x, self._zi)  # one row per channel
         if self.downmix and self.channels > 1:  # the downmix's mean square (and its floor)
             scale = 1.0 / self.channels ** 2
-            rows = [np.square(channel_sum(y), dtype=np.float64) * scale]
+            mix = np.add(y[0], y[1], dtype=np.float64)
+            for channel in y[2:]:
+                mix += channel
+            rows = [np.square(mix, out=mix) * scale]
             if self.floored:
-                rows.append(channel_sum(np.square(y, dtype=np.float64)) * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)))
+                rows.append(_power(y) * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)))
         else:
-            rows = [channel_sum(np.square(y, dtype=np.float64))]
-        n = len(y)
+            rows = [_power(y)]
+        n = y.shape[1]
         i = min(self._step - self._partial_n, n)  # the rest of the step begun in an earlier block
         self._add_partial(rows, 0, i)
         full = (n - i) // self._step

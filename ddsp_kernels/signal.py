@@ -28,11 +28,6 @@ def mono(x: np.ndarray) -> np.ndarray:
     return x @ np.full(x.shape[1], 1.0 / x.shape[1], dtype=dtype)
 
 
-def channel_sum(x: np.ndarray) -> np.ndarray:
-    """The sum over the channels of (samples, channels) audio, as one matrix-vector product (see :func:`mono`)."""
-    return x @ np.ones(x.shape[1], dtype=x.dtype)
-
-
 def restore(y: np.ndarray, was_1d: bool) -> np.ndarray:
     return y[:, 0] if was_1d else y
 
