@@ -72,23 +72,24 @@ def state_space(sos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, fl
     return a, b, g[-1].copy(), float(e[-1])
 
 
-def _recurrence(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+def _recurrence(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The cascade's transposed-direct-form-II recurrence, one sample at a time in Python, on 1-D ``x`` from ``zi``
-    (sections, 2); for checking the compiled cascade on a few samples."""
+    (sections, 2): the output and the final state; for checking the compiled cascade on a few samples."""
     z, y = np.array(zi, dtype=np.float64), np.array(x, dtype=np.float64)
     for n in range(len(y)):
         for s, (b0, b1, b2, _, a1, a2) in enumerate(sos):
             u = y[n]
             y[n] = b0 * u + z[s, 0]
             z[s] = b1 * u - a1 * y[n] + z[s, 1], b2 * u - a2 * y[n]
-    return y
+    return y, z
 
 
 def _load_compiled():
     """scipy's compiled cascade ``_sosfilt(sos, x, zi)`` (filters ``x`` (signals, samples) and ``zi`` (signals,
     sections, 2), float64 and C-contiguous, in place), its module loaded from its file without running
     ``scipy.signal``'s package init (and registered under its name, so that a later ``import scipy.signal`` uses
-    it); None where it is missing, does not load or does not match :func:`_recurrence` on a short signal."""
+    it); None where it is missing, does not load or does not match :func:`_recurrence` (output and final state) on
+    two short signals."""
     name = "scipy.signal._sosfilt"
     try:
         module = sys.modules.get(name)
@@ -103,11 +104,13 @@ def _load_compiled():
             sys.modules[name] = module
         run = module._sosfilt
         sos = np.array([[0.5, 0.2, 0.1, 1.0, -0.6, 0.08], [1.0, -0.3, 0.2, 1.0, 0.1, 0.05]])
-        x = np.array([[1.0, -0.5, 0.25, 0.0, 2.0, 0.0, 0.0, -1.0]])
-        zi = np.array([[[0.1, -0.2], [0.3, 0.05]]])
+        x = np.array([[1.0, -0.5, 0.25, 0.0, 2.0, 0.0, 0.0, -1.0], [0.0, 0.3, -0.7, 1.0, 0.0, 0.5, -0.2, 0.1]])
+        zi = np.array([[[0.1, -0.2], [0.3, 0.05]], [[-0.4, 0.0], [0.2, -0.1]]])
         y, z = x.copy(), zi.copy()
         run(sos, y, z)
-        if np.allclose(y[0], _recurrence(sos, x[0], zi[0]), rtol=1e-12, atol=1e-12):
+        expected = [_recurrence(sos, row, state) for row, state in zip(x, zi)]
+        if all(np.allclose(got, want, rtol=1e-12, atol=1e-12)
+               for c, (y_c, z_c) in enumerate(expected) for got, want in ((y[c], y_c), (z[c], z_c))):
             return run
     except Exception:  # anything that keeps scipy's private module from loading or running: the numpy path
         pass
