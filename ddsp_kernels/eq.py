@@ -1,6 +1,6 @@
 """The parametric EQ: a cascade of RBJ cookbook biquads (``biquads``) run as one cascade (``iir.BlockFilter``, what
-``scipy.signal.sosfilt`` computes: scipy's compiled cascade where it loads, else numpy); the chain's EQ is its six bands of ``spec.BANDS`` (low shelf, four
-peaking bands, high shelf)."""
+``scipy.signal.sosfilt`` computes: scipy's compiled cascade where it loads, else numpy); the chain's EQ is its six
+bands of ``spec.BANDS`` (low shelf, four peaking bands, high shelf)."""
 
 from __future__ import annotations
 
