@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ddsp_kernels import iir
 from ddsp_kernels.loudness import (DOWNMIX_FLOOR_DB, MAX_BOOST_DB, LoudnessMeter, delivered_loudness,
                                    integrated_loudness, k_weighting_sos, match_gain_db)
 
@@ -14,15 +15,24 @@ def test_k_weighting_reproduces_the_48k_table_of_bs1770():
     np.testing.assert_allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], atol=1e-8)
 
 
+@pytest.mark.parametrize("compiled", [pytest.param(True, id="compiled"), pytest.param(False, id="numpy")])
 @pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
-def test_integrated_loudness_equals_pyloudnorm(sr):
+def test_integrated_loudness_equals_pyloudnorm(sr, compiled, monkeypatch):
+    """On both paths of the K-weighting (``iir.COMPILED``, and the numpy one where it does not load), float64 and
+    float32 audio, plain and as the level stage meters it (the downmix, floored)."""
     pyloudnorm = pytest.importorskip("pyloudnorm")
+    if not compiled:
+        monkeypatch.setattr(iir, "COMPILED", None)
     rng = np.random.default_rng(sr)
     # a level ramp and a silent stretch, so that both gates act
     x = rng.standard_normal((sr * 6, 2)) * np.linspace(0.001, 0.3, sr * 6)[:, None]
     x[sr:2 * sr] = 0.0
-    expected = pyloudnorm.Meter(sr, filter_class="DeMan").integrated_loudness(x)
+    meter = pyloudnorm.Meter(sr, filter_class="DeMan")
+    expected = meter.integrated_loudness(x)
     assert integrated_loudness(x, sr) == pytest.approx(expected, abs=1e-6)
+    assert integrated_loudness(x.astype(np.float32), sr) == pytest.approx(expected, abs=1e-5)
+    downmix = meter.integrated_loudness(x.mean(axis=1))
+    assert integrated_loudness(x, sr, downmix=True, floored=True) == pytest.approx(downmix, abs=1e-6)
 
 
 def test_streaming_meter_equals_one_call():
