@@ -162,7 +162,7 @@ class BlockFilter:
         within-chunk products of float32 audio in float32 (their error stays at float32's resolution: nothing
         recurs in them). Neither changes ``x`` or ``zi``."""
         y, zf = self.filter_channels(x, zi)
-        return _interleaved(y, x.dtype if x.dtype == np.float32 else np.float64), zf
+        return _interleaved(y, np.float32 if x.dtype == np.float32 else np.float64), zf
 
     def filter_channels(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`filter` with the output one row per channel, (channels, samples), each row contiguous (what both paths
@@ -212,12 +212,12 @@ class BlockFilter:
         return y, last.T.reshape(zi.shape)
 
 
-def _interleaved(y: np.ndarray, dtype=None) -> np.ndarray:
-    """(channels, samples) as a C-ordered (samples, channels) array of ``dtype`` (default ``y``'s), copied one
-    channel at a time (numpy's own copy of the transposed view walks the samples two values at a time: 0.23 ms for a
-    0.25 s stereo block at 44.1 kHz, 0.013 ms like this), so that the chain's later steps work on plain rows instead
-    of that view (the streaming chain's block: 0.85 against 0.89 ms median, three runs in turn)."""
-    out = np.empty(y.shape[::-1], y.dtype if dtype is None else dtype)
+def _interleaved(y: np.ndarray, dtype) -> np.ndarray:
+    """(channels, samples) as a C-ordered (samples, channels) array of ``dtype``, copied one channel at a time
+    (numpy's own copy of the transposed view walks the samples two values at a time: 0.23 ms for a 0.25 s stereo
+    block at 44.1 kHz, 0.013 ms like this), so that the chain's later steps work on plain rows instead of that view
+    (the streaming chain's block: 0.85 against 0.89 ms median, three runs in turn)."""
+    out = np.empty(y.shape[::-1], dtype)
     for c, channel in enumerate(y):
         out[:, c] = channel
     return out
