@@ -17,8 +17,16 @@ def eq_sos(sample_rate: float, bands: Iterable[tuple]) -> np.ndarray:
     ``(kind, freq_hz, gain_db, q)`` (kind one of ``biquads.KINDS``; values scalars or arrays of one batch shape).
     An unknown kind raises ``ValueError``."""
     kinds, freq_hz, gain_db, q = zip(*bands)
-    return rbj_bank(kinds, *(np.stack(np.broadcast_arrays(*v), axis=-1) for v in (freq_hz, gain_db, q)),
-                    sample_rate)
+    return rbj_bank(kinds, *(_bands_last(v) for v in (freq_hz, gain_db, q)), sample_rate)
+
+
+def _bands_last(values: tuple) -> np.ndarray:
+    """The bands' values (scalars, or arrays of one batch shape or of shapes that broadcast) on a last axis."""
+    try:
+        stacked = np.array(values, dtype=np.float64)  # scalars (what the chain passes): no broadcasting to do
+    except ValueError:  # shapes that differ
+        return np.stack(np.broadcast_arrays(*values), axis=-1)
+    return stacked if stacked.ndim == 1 else np.moveaxis(stacked, 0, -1)
 
 
 def sosfilt_state(sos, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

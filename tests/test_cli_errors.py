@@ -42,8 +42,11 @@ def test_info_without_path_prints_versions():
     result = CliRunner().invoke(main, ["info"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    for word in ("aebox-edge", "python", "numpy", "scipy", "soundfile", "interpreter:"):
+    for word in ("aebox-edge", "python", "numpy", "scipy", "soundfile", "interpreter:", "kernels: IIR cascade"):
         assert word in out
+    from ddsp_kernels.compressor import COMPILED
+
+    assert ("compressor detector compiled" in out) == (COMPILED is not None)
 
 
 def test_info_missing_file_in_subprocess(tmp_path):

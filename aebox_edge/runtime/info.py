@@ -31,6 +31,16 @@ def _backend() -> str:
     return "; ".join([found] + [f"unusable {b}" for b in broken])
 
 
+def _kernels() -> str:
+    """Which path each kernel with a compiled form runs here."""
+    import importlib
+
+    cascade = importlib.import_module("ddsp_kernels.iir").COMPILED is not None
+    detector = importlib.import_module("ddsp_kernels.compressor").COMPILED is not None
+    return (f"IIR cascade {'compiled (scipy)' if cascade else 'numpy'}; compressor detector "
+            f"{'compiled' if detector else 'numpy (not built: no C compiler or Python headers at install)'}")
+
+
 def run_info(path: str | None, echo=print) -> None:
     """Print the versions and interpreter backend, or, given ``path``, the file's ``AudioInfo`` fields one per line.
     An unusable file raises ``AudioError``."""
@@ -55,3 +65,4 @@ def run_info(path: str | None, echo=print) -> None:
     echo(f"scipy {scipy.__version__}")
     echo(f"soundfile {soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})")
     echo(f"interpreter: {_backend()}")
+    echo(f"kernels: {_kernels()}")

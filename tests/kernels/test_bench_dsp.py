@@ -2,15 +2,23 @@
 chain on the same audio in the same run (group "chain"): ``apply_chain`` designs and builds its filters on every
 call, the streaming chain (as ``run`` uses it) is built once, as pedalboard's board is; with the true-peak limiter
 that ends the level stage on that audio (peaks below its ceiling: the usual case after the level gain) and on it
-12 dB louder (limiting throughout: its worst case). They measure; they never fail on time."""
+12 dB louder (limiting throughout: its worst case). They measure; they never fail on time. The process runs with
+the allocator settings every ``aebox-edge`` command sets (``runtime.allocator``), as the chain runs in ``run``;
+pedalboard's board runs in the same process."""
 
 import numpy as np
 import pytest
 
+from aebox_edge.runtime.allocator import tune_allocator
 from ddsp_kernels import PARAM_SPEC, StreamingChain, apply_chain, compressor, compressor_args, eq_bands, parametric_eq
 from ddsp_kernels.limiter import CEILING_DBTP, true_peak_limit
 
 FS = 24000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def command_allocator():
+    tune_allocator()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,110 @@
+"""ddsp_kernels.compressor on both paths of its detector: the compiled loop (``_detector.c``, where pip built it)
+and the numpy scans."""
+
+import importlib
+import os
+import shutil
+import sysconfig
+
 import numpy as np
 import pytest
 
 from ddsp_kernels import PARAM_SPEC, ballistics_coefficient, compressor, compressor_args, static_gain_db
+from ddsp_kernels.compressor import CompressorState, compress_frames
+
+module = importlib.import_module("ddsp_kernels.compressor")  # the package exports a function of the same name
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Run the test on the compiled detector, then on the numpy one."""
+    if request.param == "numpy":
+        monkeypatch.setattr(module, "COMPILED", None)
+    elif module.COMPILED is None:
+        pytest.skip("the compiled detector is not built here (no C compiler or Python headers at install)")
+    return request.param
+
+
+def test_the_compiled_detector_is_built_where_it_can_be():
+    """Where a C compiler and Python's headers exist, the install built the compiled detector and it is the one
+    that runs (a broken build must not fall back to the slow path unnoticed)."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
+    if shutil.which(compiler) is None or not headers:
+        pytest.skip("no C compiler or Python headers: the numpy path is the one that runs")
+    assert module.COMPILED is not None
+
+
+def reference_detector(level_db, threshold_db, ratio, knee_db, alpha_r, alpha_a):
+    """Giannoulis et al. eq. 4 (via ``giannoulis_eq4``), eq. 17 and the attack one-pole, one sample at a time."""
+    y1 = y_l = 0.0
+    out = []
+    for x in level_db:
+        reduction = x - giannoulis_eq4(float(x), threshold_db, ratio, knee_db)
+        y1 = max(reduction, alpha_r * y1 + (1 - alpha_r) * reduction)
+        y_l = alpha_a * y_l + (1 - alpha_a) * y1
+        out.append(-y_l)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("knee_db", [0.0, 6.0])
+def test_detector_equals_a_per_sample_loop(rng, path, knee_db):
+    """The gain both paths apply is the per-sample recursion's, to 1e-4 dB (the numpy path's gain computer runs in
+    float32), on a signal that moves in and out of compression, stereo, in blocks with carried state."""
+    fs = 24000
+    env = np.repeat(rng.uniform(0.01, 1.0, 40), 150)[:, None]
+    x = (env * rng.standard_normal((6000, 2))).astype(np.float32)
+    args = dict(threshold_db=-20.0, ratio=4.0, attack_ms=2.0, release_ms=60.0, knee_db=knee_db, makeup_db=0.0)
+    state = CompressorState()
+    y = np.concatenate([compress_frames(x[i:i + 1000], fs, state, **args) for i in range(0, 6000, 1000)])
+    level = 20 * np.log10(np.maximum(np.abs(x).max(axis=1).astype(np.float64), 1e-6))
+    expected = reference_detector(level, -20.0, 4.0, knee_db, ballistics_coefficient(60.0, fs),
+                                  ballistics_coefficient(2.0, fs))
+    loud = np.abs(x[:, 0]) > 1e-3
+    gain_db = 20 * np.log10(y[loud, 0].astype(np.float64) / x[loud, 0])
+    np.testing.assert_allclose(gain_db, expected[loud], atol=1e-4)
+    assert expected.min() < -10.0  # the signal was compressed hard somewhere
+
+
+@pytest.mark.parametrize("params", [dict(threshold_db=-30.0, ratio=8.0, attack_ms=0.5, release_ms=20.0, knee_db=0.0,
+                                         makeup_db=3.0),
+                                    dict(threshold_db=-12.0, ratio=2.0, attack_ms=30.0, release_ms=1000.0,
+                                         knee_db=12.0, makeup_db=-2.0)])
+def test_both_paths_agree(rng, params):
+    """The compiled and the numpy detector give the same output to 2e-6 of full scale on 5 s of stereo float32 noise
+    with a moving level, block by block with carried state, and end in the same state."""
+    if module.COMPILED is None:
+        pytest.skip("the compiled detector is not built here")
+    fs = 48000
+    x = (np.repeat(rng.uniform(0.0, 1.0, 100), 2400)[:, None] * rng.standard_normal((240000, 2))).astype(np.float32)
+    outputs, states = [], []
+    for compiled in (module.COMPILED, None):
+        original, module.COMPILED = module.COMPILED, compiled
+        try:
+            state = CompressorState()
+            outputs.append(np.concatenate([compress_frames(x[i:i + 12000], fs, state, **params)
+                                           for i in range(0, len(x), 12000)]))
+            states.append((state.y1, state.y_l))
+        finally:
+            module.COMPILED = original
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=2e-6, rtol=0)
+    np.testing.assert_allclose(states[0], states[1], atol=1e-6)
+
+
+def test_compiled_detector_refuses_mismatched_buffers():
+    if module.COMPILED is None:
+        pytest.skip("the compiled detector is not built here")
+    args = (1e-6, -20.0, 4.0, 0.0, 0.0, 0.9, 0.9, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same length"):
+        module.COMPILED.detect(np.zeros(8, np.float32), np.zeros(7, np.float32), *args)
+    with pytest.raises(ValueError, match="float32"):
+        module.COMPILED.detect(np.zeros(4, np.float16), np.zeros(2, np.float32), *args)
+    with pytest.raises(ValueError, match="float32"):
+        module.COMPILED.detect(np.zeros(4, np.float64), np.zeros(4, np.float32), *args)
+    with pytest.raises(ValueError, match="contiguous"):
+        module.COMPILED.detect(np.zeros(8, np.float32)[::2], np.zeros(4, np.float32), *args)
+    with pytest.raises((TypeError, BufferError)):
+        module.COMPILED.detect(np.zeros(4, np.float32), b"read-only", *args)
 
 
 def comp_params(**kw):
@@ -45,7 +148,7 @@ def time_to_cover_90(g, start, before, after, fs):
 
 
 @pytest.mark.parametrize("attack_ms,release_ms", [(1.0, 50.0), (10.0, 200.0), (30.0, 600.0), (0.5, 1000.0)])
-def test_attack_and_release_times_cover_90_percent(attack_ms, release_ms):
+def test_attack_and_release_times_cover_90_percent(attack_ms, release_ms, path):
     fs = 24000
     g, n = reduction_trajectory(attack_ms, release_ms, fs)
     # steady reductions: -20 dBFS is over T by 10 dB -> -7.5 dB; 0 dBFS over by 30 dB -> -22.5 dB
@@ -55,7 +158,7 @@ def test_attack_and_release_times_cover_90_percent(attack_ms, release_ms):
     assert time_to_cover_90(g, 2 * n, -22.5, -7.5, fs) == pytest.approx(release_ms, rel=0.10)
 
 
-def test_ratio_one_is_identity_and_makeup_is_exact(rng):
+def test_ratio_one_is_identity_and_makeup_is_exact(rng, path):
     x = (rng.standard_normal((24000, 2)) * 0.3).astype(np.float32)
     p = comp_params(comp_threshold_db=-60.0, comp_ratio=1.0, comp_knee_db=6.0, comp_attack_ms=0.1)
     np.testing.assert_allclose(compressor(x, 24000, **compressor_args(p)), x, atol=1e-6, rtol=0)
@@ -63,7 +166,7 @@ def test_ratio_one_is_identity_and_makeup_is_exact(rng):
     np.testing.assert_allclose(compressor(x, 24000, **compressor_args(p)), x * 10 ** (6 / 20), atol=1e-6, rtol=1e-6)
 
 
-def test_linked_stereo_detection(rng):
+def test_linked_stereo_detection(rng, path):
     """The loudest channel drives both: a quiet channel next to a loud one is reduced by the same gain."""
     loud = rng.standard_normal(24000) * 0.5
     quiet = loud * 0.01
@@ -84,12 +187,10 @@ def test_static_gain_of_a_scalar_level():
 
 
 @pytest.mark.parametrize("makeup_db", [0.0, 4.5])
-def test_quiet_blocks_skip_the_detector_without_changing_the_output(rng, makeup_db):
+def test_quiet_blocks_skip_the_detector_without_changing_the_output(rng, makeup_db, path):
     """A block whose peak stays below the knee, with the detector at rest, takes the short path (the makeup gain
     alone); block by block it must equal one pass of the general path over the whole signal, where a loud burst at
     the end sends every sample through the ballistics."""
-    from ddsp_kernels.compressor import CompressorState, compress_frames
-
     x = (rng.standard_normal((48000, 2)) * 0.01).astype(np.float32)  # about -40 dBFS, peaks below -23 dBFS
     x[-4800:] *= 40.0                                                  # the last 100 ms well above -20 dBFS
     args = dict(threshold_db=-20.0, ratio=4.0, attack_ms=5.0, release_ms=100.0, knee_db=6.0, makeup_db=makeup_db)
