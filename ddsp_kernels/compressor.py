@@ -147,8 +147,8 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
     if n == 0:
         return frames.copy()
     floor = np.float32(10.0 ** (LEVEL_FLOOR_DB / 20.0))
-    args = (float(floor), float(threshold_db), float(ratio), float(knee_db), float(makeup_db),
-            float(ballistics_coefficient(release_ms, sample_rate)), float(ballistics_coefficient(attack_ms, sample_rate)))
+    alpha_r, alpha_a = (float(ballistics_coefficient(t, sample_rate)) for t in (release_ms, attack_ms))
+    args = (float(floor), float(threshold_db), float(ratio), float(knee_db), float(makeup_db), alpha_r, alpha_a)
     if state.y1 == 0.0 and state.y_l == 0.0:
         loudest = np.maximum(np.float32(max(frames.max(), -frames.min())), floor)  # = the peak array's maximum
         if not static_gain_db(_level_db(loudest), threshold_db, ratio, knee_db) < 0.0:
@@ -170,9 +170,9 @@ def compress_frames(frames: np.ndarray, sample_rate: float, state: CompressorSta
     reduction = static_gain_db(level, threshold_db, ratio, knee_db)
     reduction = np.negative(reduction, out=np.empty(n, dtype=np.float64))
     y1 = np.empty(n, dtype=np.float64)
-    state.y1 = _release_stage(reduction, args[5], state.y1, y1)
+    state.y1 = _release_stage(reduction, alpha_r, state.y1, y1)
     y_l = np.empty(n, dtype=np.float64)
-    state.y_l = _attack_stage(y1, args[6], state.y_l, y_l)
+    state.y_l = _attack_stage(y1, alpha_a, state.y_l, y_l)
     gain = np.float32(makeup_db) - y_l.astype(np.float32)
     gain *= np.float32(_LN10 / 20.0)
     np.exp(gain, out=gain)
