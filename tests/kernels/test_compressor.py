@@ -91,6 +91,20 @@ def test_both_paths_agree(rng, params):
     np.testing.assert_allclose(states[0], states[1], atol=1e-6)
 
 
+@pytest.mark.parametrize("t,r,w,makeup", [(-20.0, 4.0, 0.0, 0.0), (-40.0, 20.0, 12.0, 6.0), (-3.0, 1.5, 2.0, -3.0)])
+def test_compiled_gain_follows_the_static_curve_over_the_whole_range(t, r, w, makeup):
+    """With instant ballistics (both coefficients 0) the compiled gain is the static curve's: its polynomial log2 and
+    exp2 hold to 1e-5 dB over 180 dB of peaks, below the floor (-120 dBFS) and above full scale included."""
+    if module.COMPILED is None:
+        pytest.skip("the compiled detector is not built here")
+    peak = np.geomspace(1e-9, 10.0, 20001).astype(np.float32)
+    gain = np.empty_like(peak)
+    module.COMPILED.detect(peak, gain, 1e-6, t, r, w, makeup, 0.0, 0.0, 0.0, 0.0)
+    level = 20 * np.log10(np.maximum(peak.astype(np.float64), 1e-6))
+    expected = np.array([giannoulis_eq4(x, t, r, w) for x in level]) - level + makeup
+    np.testing.assert_allclose(20 * np.log10(gain.astype(np.float64)), expected, atol=1e-5)
+
+
 def test_compiled_detector_refuses_mismatched_buffers():
     if module.COMPILED is None:
         pytest.skip("the compiled detector is not built here")
