@@ -4,9 +4,9 @@ package init pulls in ``scipy.stats`` and ``scipy.interpolate`` (0.8 s here, sec
 
 Two paths compute it. Where scipy's compiled cascade loads (:data:`COMPILED`: its extension module
 ``scipy.signal._sosfilt``, loaded from its file without that package init, 20 ms, and checked against the
-per-sample recurrence on a short signal), it runs in float64, about twice as fast as the numpy path on the runtime's
-blocks (0.25 s of stereo at 44.1 kHz: 0.19 against 0.35-0.40 ms for the K-weighting, 0.31 against 0.56-0.66 ms for
-the EQ's six sections) and with nothing to build per coefficient set. The module is scipy's private one: where it is
+per-sample recurrence on a short signal), it runs in float64, about twice as fast as the numpy path on 0.25 s blocks
+of stereo at 44.1 kHz (0.19 against 0.35-0.40 ms for the K-weighting, 0.31 against 0.56-0.66 ms for the EQ's six
+sections) and with nothing to build per coefficient set. The module is scipy's private one: where it is
 missing, or its signature changed so that the check fails, the numpy path runs, a linear-algebra form without a
 per-sample loop, exact in exact arithmetic. In float64 the numpy path agrees with ``scipy.signal.sosfilt`` within
 1e-8 of the output's peak at 24 kHz, 1e-7 at 44.1/48 kHz and 2e-5 at 192 kHz, where the low shelf's poles come
