@@ -14,9 +14,9 @@ scaling by ``aR**-n`` becomes a cumulative sum and a cumulative minimum; the att
 is a cumulative sum (both chunked so the scale stays finite).
 
 Where pip could build it (a C compiler and Python's headers; ``setup.py``), ``COMPILED`` is the same detector
-compiled (``_detector.c``: from the linked peak to the gain, level, gain computer, both recursions and the gain's
-exponential per sample; about 3 times faster than the numpy path). Both paths are tested against each other and
-against a per-sample reference (``tests/kernels/test_compressor.py``).
+compiled (``_compiled.c``'s ``detect``: from the linked peak to the gain, level, gain computer, both recursions and
+the gain's exponential per sample; about 3 times faster than the numpy path). Both paths are tested against each
+other and against a per-sample reference (``tests/kernels/test_compressor.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from .signal import as_frames, restore
 
 try:
-    from . import _detector as COMPILED
+    from . import _compiled as COMPILED
 except ImportError:  # not built (no C compiler at install): the numpy path
     COMPILED = None
 

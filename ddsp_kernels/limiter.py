@@ -25,6 +25,13 @@
   point (int64, exact).
 - Below the ceiling the limiter is transparent: the output is the delayed input, bit for bit (a release tail
   below ``MIN_REDUCTION_DB`` counts as no reduction).
+- Where pip built the optional extension (:data:`COMPILED`, ``_compiled.c``), two steps run compiled: the
+  interpolation of blocks mostly near the ceiling (``true_peak``: every output brought to a mastered reference's
+  loudness is; numpy multiplies the sliding windows, a copy of 24 floats per sample and channel, some 17 times
+  slower), and the gain computer with its ballistics (``limiter_gain``: one sample at a time instead of numpy's
+  passes). A 4-minute stereo song limited by up to 3 dB went through the limiter in 0.7 s instead of 1.4 s. The
+  gains agree with the numpy path's to 2e-6 dB (the phases' float32 sums in another order; given the same peaks,
+  to 1e-12 dB).
 """
 
 from __future__ import annotations
@@ -35,6 +42,11 @@ import numpy as np
 
 from .compressor import ballistics_coefficient
 from .signal import as_frames, restore, sliding_max
+
+try:
+    from . import _compiled as COMPILED
+except ImportError:  # not built (no C compiler at install): the numpy path
+    COMPILED = None
 
 CEILING_DBTP = -1.0
 LOOKAHEAD_MS = 5.0
@@ -96,6 +108,7 @@ class TruePeakLimiter:
         self._taps = interpolation_taps()
         self._taps_l1 = float(np.abs(self._taps).sum(axis=1).max())
         self._phase_matrix = np.ascontiguousarray(self._taps[:, ::-1], dtype=np.float32)  # @ windows -> phases
+        self._compiled = COMPILED is not None  # the path this limiter runs throughout
         self.reset()
 
     def reset(self) -> None:
@@ -108,6 +121,7 @@ class TruePeakLimiter:
         self._log_v = -np.inf  # log of the release state at the end of the last whole chunk
         self._running = -np.inf  # running maximum of log u[k] - k log aR within the current chunk
         self._averaged = np.zeros(self.lookahead, np.int64)  # the last reductions in fixed point
+        self._v = 0.0  # the compiled path's release state (dB; 0 once below MIN_REDUCTION_DB)
         self.max_reduction_db = 0.0
 
     def process(self, block) -> np.ndarray:
@@ -143,7 +157,7 @@ class TruePeakLimiter:
         maximum); below that bound only the sample counts (both are below the ceiling, so the gain is the same),
         so an output below the ceiling costs a sliding maximum, not the interpolation (gathered where the bound
         is exceeded; for the whole block where that is more than ``_DENSE`` of it, as gathering would cost
-        more)."""
+        more; there the compiled kernel, where built, instead of numpy's product)."""
         history, span = self._history, self._taps.shape[1] - 1
         sample_peak = np.abs(buffer[:, 0])
         for c in range(1, self.channels):  # (a maximum over a short axis is slow in numpy)
@@ -153,8 +167,12 @@ class TruePeakLimiter:
         if recent.max() * self._taps_l1 > self._ceiling:
             near = sliding_max(recent, span + 1) * self._taps_l1 > self._ceiling
             where = None if near.mean() > _DENSE else np.flatnonzero(near)  # dense: every sample, no gather
-            group = group.copy()
             x = buffer[history - span:].astype(np.float32)
+            if where is None and self._compiled:
+                phases = np.zeros(n, np.float32)
+                COMPILED.true_peak(x, self._phase_matrix, phases)
+                return np.maximum(group, phases)
+            group = group.copy()
             for c in range(self.channels):
                 windows = np.lib.stride_tricks.sliding_window_view(x[:, c], span + 1)  # (n, 24)
                 if where is None:
@@ -166,7 +184,18 @@ class TruePeakLimiter:
 
     def _gain_db(self, peak: np.ndarray) -> np.ndarray | None:
         """Gain (dB, <= 0) for the samples leaving now, from the true peaks of the samples arriving; None when it
-        is 0 dB throughout."""
+        is 0 dB throughout. The compiled path runs the same steps one sample at a time (``_compiled.c``'s
+        ``limiter_gain``), where the numpy path evaluates the release on its grid of absolute positions."""
+        if self._compiled:
+            if self._v == 0.0 and max(peak.max(), self._held.max()) <= self._ceiling and not self._averaged.any():
+                self._held = np.concatenate([self._held, peak])[len(peak):]
+                return None
+            gain = np.empty(len(peak))
+            self._v, reduced = COMPILED.limiter_gain(np.ascontiguousarray(peak, dtype=np.float64), self._held,
+                                                     self._averaged, gain, self._ceiling,
+                                                     float(np.exp(self._log_release)), MIN_REDUCTION_DB,
+                                                     _FIXED_POINT, self._v)
+            return gain if reduced else None
         n, size = len(peak), self.hold + 1
         held = np.concatenate([self._held, peak])
         self._held = held[n:]

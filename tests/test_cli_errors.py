@@ -45,8 +45,10 @@ def test_info_without_path_prints_versions():
     for word in ("aebox-edge", "python", "numpy", "scipy", "soundfile", "interpreter:", "kernels: IIR cascade"):
         assert word in out
     from ddsp_kernels.compressor import COMPILED
+    from ddsp_kernels.iir import PIPELINED
 
     assert ("compressor detector compiled" in out) == (COMPILED is not None)
+    assert ("IIR cascade pipelined (compiled)" in out) == (PIPELINED is not None)
 
 
 def test_info_missing_file_in_subprocess(tmp_path):

@@ -35,10 +35,15 @@ def _kernels() -> str:
     """Which path each kernel with a compiled form runs here."""
     import importlib
 
-    cascade = importlib.import_module("ddsp_kernels.iir").COMPILED is not None
+    iir = importlib.import_module("ddsp_kernels.iir")
     detector = importlib.import_module("ddsp_kernels.compressor").COMPILED is not None
-    return (f"IIR cascade {'compiled (scipy)' if cascade else 'numpy'}; compressor detector "
-            f"{'compiled' if detector else 'numpy (not built: no C compiler or Python headers at install)'}")
+    not_built = "not built: no C compiler or Python headers at install"
+    cascade = "compiled (scipy)" if iir.COMPILED is not None else "numpy"
+    if iir.PIPELINED is not None:
+        cascade = f"pipelined (compiled) for float32 audio, else {cascade}"
+    else:
+        cascade = f"{cascade} (pipelined {not_built})"
+    return f"IIR cascade {cascade}; compressor detector {'compiled' if detector else f'numpy ({not_built})'}"
 
 
 def run_info(path: str | None, echo=print) -> None:

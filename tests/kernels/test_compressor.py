@@ -1,5 +1,5 @@
-"""ddsp_kernels.compressor on both paths of its detector: the compiled loop (``_detector.c``, where pip built it)
-and the numpy scans."""
+"""ddsp_kernels.compressor on both paths of its detector: the compiled loop (``_compiled.c``'s ``detect``, where pip
+built it) and the numpy scans."""
 
 import importlib
 import os

@@ -1,12 +1,24 @@
-"""The true-peak limiter (ddsp_kernels.limiter): outputs stay under the ceiling as an independent 8x oversampling
-measures it, nothing changes below the ceiling, streaming equals offline, and a steady tone gets a steady gain."""
+"""The true-peak limiter (ddsp_kernels.limiter), on both paths of its interpolation (the compiled one where pip
+built it, and numpy's): outputs stay under the ceiling as an independent 8x oversampling measures it, nothing
+changes below the ceiling, streaming equals offline, and a steady tone gets a steady gain."""
 
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
 from support import music
 
+from ddsp_kernels import limiter as module
 from ddsp_kernels.limiter import CEILING_DBTP, HALF_TAPS, TruePeakLimiter, true_peak_limit
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Every test on the compiled interpolation, then on the numpy one."""
+    if request.param == "numpy":
+        monkeypatch.setattr(module, "COMPILED", None)
+    elif module.COMPILED is None:
+        pytest.skip("the optional extension is not built here (no C compiler or Python headers at install)")
+    return request.param
 
 RATE = 48000
 # what the limiter's 4x true peak can miss, against scipy's 8x polyphase resampler (the oversampling grid's
@@ -137,3 +149,76 @@ def test_interpolating_only_near_loud_samples_changes_nothing(level):
     assert gated.max_reduction_db > 1.0  # the clicks are limited: the test can fail
     np.testing.assert_allclose(y, stream(everywhere, x, [4410, 777]), rtol=0, atol=1e-6)
     assert gated.max_reduction_db == pytest.approx(everywhere.max_reduction_db, abs=1e-6)
+
+
+def test_both_paths_limit_alike(monkeypatch, path):
+    """The compiled interpolation gives the numpy path's gains (its sums in another order) on loud music in odd
+    blocks."""
+    if path == "numpy":
+        pytest.skip("compares the compiled path with the numpy one")
+    x = np.tanh(3 * music(1.0, RATE, 2, seed=8, level=1.0)) * np.float32(1.4)
+    compiled = TruePeakLimiter(RATE, 2)
+    y = stream(compiled, x, [4410, 777, 1])
+    monkeypatch.setattr(module, "COMPILED", None)
+    numpy = TruePeakLimiter(RATE, 2)
+    expected = stream(numpy, x, [4410, 777, 1])
+    assert numpy.max_reduction_db > 3.0  # well limited: the test can fail
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-6)
+    assert compiled.max_reduction_db == pytest.approx(numpy.max_reduction_db, abs=1e-5)
+
+
+def test_the_compiled_true_peak_equals_the_phase_products(path):
+    """Every output is the largest absolute phase (taps times its own window) over the channels, or the peak given
+    in; bad buffers are refused."""
+    if path == "numpy":
+        pytest.skip("a test of the compiled kernel")
+    rng = np.random.default_rng(1)
+    phases = TruePeakLimiter(RATE, 3)._phase_matrix
+    taps = phases.shape[1]
+    for n in (1, 255, 256, 257, 1000):
+        x = rng.standard_normal((n + taps - 1, 3)).astype(np.float32)
+        peak = np.abs(rng.standard_normal(n)).astype(np.float32) * 2.0
+        expected = peak.copy()
+        for c in range(3):
+            windows = np.lib.stride_tricks.sliding_window_view(x[:, c].astype(np.float64), taps)
+            np.maximum(expected, np.abs(phases.astype(np.float64) @ windows.T).max(axis=0), out=expected)
+        module.COMPILED.true_peak(x, phases, peak)
+        np.testing.assert_allclose(peak, expected, rtol=1e-6)
+    for bad in ((x[1:], phases, peak), (x.astype(np.float64), phases, peak), (x, phases.astype(np.float64), peak),
+                (x, phases, peak[:, None]), (x[::2], phases, peak[:(len(x) + 1) // 2 - taps + 1])):
+        with pytest.raises(ValueError):
+            module.COMPILED.true_peak(*bad)
+
+
+def test_the_compiled_gain_refuses_bad_buffers(path):
+    if path == "numpy":
+        pytest.skip("a test of the compiled kernel")
+    peak, history, averaged, gain = np.ones(16), np.zeros(8), np.zeros(4, np.int64), np.empty(16)
+    args = (1.0, 0.99, 1e-6, 2.0 ** 40, 0.0)
+    v, reduced = module.COMPILED.limiter_gain(peak * 2.0, history, averaged, gain, *args)
+    assert reduced and v > 0 and np.all(gain <= 0)
+    for bad in ((peak, history, averaged, gain[:8]), (peak, history, averaged.astype(np.int32), gain),
+                (peak.astype(np.float32), history, averaged, gain), (peak, history[:0], averaged, gain),
+                (peak, history, averaged[:0], gain), (peak[::2], history, averaged, gain[:8])):
+        with pytest.raises(ValueError):
+            module.COMPILED.limiter_gain(*bad, *args)
+
+
+def test_the_compiled_gain_equals_the_numpy_gain(monkeypatch, path):
+    """Given the same true peaks (over the ceiling, then a quiet stretch that the release and the moving average
+    run out in, then over again), in blocks of odd sizes, the compiled gain computer gives the numpy path's gains."""
+    if path == "numpy":
+        pytest.skip("compares the compiled path with the numpy one")
+    rng = np.random.default_rng(3)
+    peaks = [np.abs(rng.standard_normal(n)) * 1.3 for n in (4410, 777, 1, 30000, 4410)]
+    peaks[3][:] = 0.1
+    gains = {}
+    for name in ("compiled", "numpy"):
+        if name == "numpy":
+            monkeypatch.setattr(module, "COMPILED", None)
+        limiter = TruePeakLimiter(RATE, 2)
+        blocks = [limiter._gain_db(p) for p in peaks]
+        assert blocks[3] is not None and blocks[4] is not None  # the release runs into the quiet block
+        gains[name] = np.concatenate([np.zeros(len(p)) if g is None else g for p, g in zip(peaks, blocks)])
+    assert gains["numpy"].min() < -10.0 and gains["numpy"][-1] < 0.0  # the test can fail
+    np.testing.assert_allclose(gains["compiled"], gains["numpy"], rtol=0, atol=1e-10)

@@ -15,13 +15,16 @@ def test_k_weighting_reproduces_the_48k_table_of_bs1770():
     np.testing.assert_allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], atol=1e-8)
 
 
-@pytest.mark.parametrize("compiled", [pytest.param(True, id="compiled"), pytest.param(False, id="numpy")])
+@pytest.mark.parametrize("path", ["compiled", "scipy", "numpy"])
 @pytest.mark.parametrize("sr", [8000, 44100, 48000, 96000])
-def test_integrated_loudness_equals_pyloudnorm(sr, compiled, monkeypatch):
-    """On both paths of the K-weighting (``iir.COMPILED``, and the numpy one where it does not load), float64 and
-    float32 audio, plain and as the level stage meters it (the downmix, floored)."""
+def test_integrated_loudness_equals_pyloudnorm(sr, path, monkeypatch):
+    """On every path of the K-weighting (the pipelined cascade for float32 audio and scipy's for float64, where
+    they load; scipy's for both; the numpy one), float64 and float32 audio, plain and as the level stage meters it
+    (the downmix, floored)."""
     pyloudnorm = pytest.importorskip("pyloudnorm")
-    if not compiled:
+    if path != "compiled":
+        monkeypatch.setattr(iir, "PIPELINED", None)
+    if path == "numpy":
         monkeypatch.setattr(iir, "COMPILED", None)
     rng = np.random.default_rng(sr)
     # a level ramp and a silent stretch, so that both gates act
