@@ -114,7 +114,9 @@ class TruePeakLimiter:
     def reset(self) -> None:
         """Forget all state (silence before the next block)."""
         self._history = max(self.latency, len(self._taps[0]) - 1)
-        self._delay = np.zeros((self._history, self.channels))  # the last input frames
+        # the last input frames; float32 zeros, so that float32 audio stays float32 (its samples delayed exactly, no
+        # float64 copy of every block) and float64 audio makes the line float64
+        self._delay = np.zeros((self._history, self.channels), np.float32)
         self._last_group = 0.0  # the true peak of the previous sample interval
         self._held = np.zeros(self.hold)  # the last `hold` true peaks
         self._position = 0  # samples processed (the release grid)
@@ -142,7 +144,7 @@ class TruePeakLimiter:
         if gain_db is not None:
             self.max_reduction_db = max(self.max_reduction_db, float(-gain_db.min()))
             out = out * np.exp(gain_db * _DB_TO_LOG)[:, None]  # exp(0) == 1: unlimited samples stay exact
-        return restore(out.astype(frames.dtype, copy=False), was_1d)
+        return restore(out.astype(frames.dtype), was_1d)  # a copy: never a view of the delay line
 
     def flush(self) -> np.ndarray:
         """The last ``latency`` frames still in the delay line (the stream continued by silence), float64 (samples,

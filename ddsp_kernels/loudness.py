@@ -102,14 +102,6 @@ def delivered_loudness(read: Callable[[float], float], target_lufs: float, max_s
     return loudness
 
 
-def _power(y: np.ndarray) -> np.ndarray:
-    """The sum over the rows (channels) of ``y``'s squares, in float64."""
-    power = np.square(y[0], dtype=np.float64)
-    for channel in y[1:]:
-        power += np.square(channel, dtype=np.float64)
-    return power
-
-
 class LoudnessMeter:
     """Streaming BS.1770 meter: ``process`` blocks of any size (samples,) or (samples, channels), then read
     :meth:`integrated` (gated, the whole stream so far), :meth:`recent` (gated, the last seconds),
@@ -150,10 +142,10 @@ class LoudnessMeter:
         self._steps: list = []  # each 100 ms step's mean square: channel-summed, or downmix (and its floor)
 
     def process(self, block) -> None:
-        """Meter ``block``. K-weighted by ``iir.BlockFilter``: in float64 by scipy's compiled cascade where it loads;
-        else float32 audio as float32 (the state moves in float64, the within-chunk convolution in float32; each
-        100 ms mean square within 1e-7 of float64's, the loudness within 1e-6 LU), anything else as float64. The
-        squares are summed in float64."""
+        """Meter ``block``. K-weighted by ``iir.BlockFilter`` (the pipelined cascade for float32 audio where it is
+        built, else scipy's in float64, else the numpy path: float32 audio as float32, its state moving in float64,
+        each 100 ms mean square within 1e-7 of float64's, the loudness within 1e-6 LU); the squares are summed per
+        100 ms step in float64, as dot products of the downmix and of all the channels' samples."""
         x = np.asarray(block)
         x = x if x.dtype == np.float32 else x.astype(np.float64)
         x = x[:, None] if x.ndim == 1 else x
@@ -161,35 +153,45 @@ class LoudnessMeter:
             raise ValueError(f"expected audio shaped (samples, {self.channels}), got {np.shape(block)}")
         if x.shape[0] == 0:
             return
-        y, self._zi = self._filter.filter_channels(x, self._zi)  # one row per channel
-        if self.downmix and self.channels > 1:  # the downmix's mean square (and its floor)
-            scale = 1.0 / self.channels ** 2
-            mix = np.add(y[0], y[1], dtype=np.float64)
-            for channel in y[2:]:
-                mix += channel
-            rows = [np.square(mix, out=mix) * scale]
-            if self.floored:
-                rows.append(_power(y) * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)))
-        else:
-            rows = [_power(y)]
-        n = y.shape[1]
+        y, self._zi = self._filter.filter(x, self._zi)
+        y = y.astype(np.float64, copy=False)  # (samples, channels)
+        mix = None
+        if self.downmix and self.channels > 1:
+            mix = y[:, 0] + y[:, 1]
+            for c in range(2, self.channels):
+                mix += y[:, c]
+        n = len(y)
         i = min(self._step - self._partial_n, n)  # the rest of the step begun in an earlier block
-        self._add_partial(rows, 0, i)
+        self._add_partial(self._sums(y, mix, 0, i, 1)[0], i)
         full = (n - i) // self._step
         if full:
-            sums = np.stack([r[i:i + full * self._step].reshape(full, self._step).sum(axis=1) for r in rows], axis=1)
-            self._steps.extend(sums[:, 0] / self._step if len(rows) == 1 else sums / self._step)
+            sums = self._sums(y, mix, i, self._step, full) / self._step
+            self._steps.extend(sums[:, 0] if sums.shape[1] == 1 else sums)
             i += full * self._step
         if i < n:
-            self._add_partial(rows, i, n)
+            self._add_partial(self._sums(y, mix, i, n - i, 1)[0], n - i)
 
-    def _add_partial(self, rows: list, start: int, stop: int) -> None:
-        """Add samples ``start:stop`` of the per-sample ``rows`` to the current step; close it when it is full."""
-        if stop <= start:
+    def _sums(self, y: np.ndarray, mix: np.ndarray | None, start: int, length: int, count: int) -> np.ndarray:
+        """The per-sample readings summed over ``count`` consecutive runs of ``length`` samples from ``start``,
+        (count, readings): the channel sum of the squares; or with a downmix, its square over ``channels**2`` and,
+        floored, that channel sum over ``channels**2`` less ``DOWNMIX_FLOOR_DB``."""
+        rows = y[start:start + count * length].reshape(count, length * self.channels)
+        power = np.einsum("ij,ij->i", rows, rows)
+        if mix is None:
+            return power[:, None]
+        scale = 1.0 / self.channels ** 2
+        runs = mix[start:start + count * length].reshape(count, length)
+        readings = [np.einsum("ij,ij->i", runs, runs) * scale]
+        if self.floored:
+            readings.append(power * (scale * 10.0 ** (DOWNMIX_FLOOR_DB / 10.0)))
+        return np.stack(readings, axis=1)
+
+    def _add_partial(self, part: np.ndarray, samples: int) -> None:
+        """Add ``samples`` samples whose summed readings are ``part`` to the current step; close it when full."""
+        if samples <= 0:
             return
-        part = np.array([r[start:stop].sum() for r in rows])
-        self._partial = self._partial + (part[0] if len(rows) == 1 else part)
-        self._partial_n += stop - start
+        self._partial = self._partial + (part[0] if len(part) == 1 else part)
+        self._partial_n += samples
         if self._partial_n == self._step:
             self._steps.append(self._partial / self._step)
             self._partial, self._partial_n = 0.0, 0
