@@ -454,10 +454,15 @@ static PyObject *limiter_gain(PyObject *self, PyObject *args) {
         memcpy(s + hold, peak.buf, (size_t)n * sizeof(double));
         memcpy(r, avg, (size_t)lookahead * sizeof(int64_t));
         double *forward = s + total, *backward = s + 2 * total;
-        for (Py_ssize_t i = 0; i < total; i++)
-            forward[i] = i % window == 0 || s[i] > forward[i - 1] ? s[i] : forward[i - 1];
-        for (Py_ssize_t i = total - 1; i >= 0; i--)
-            backward[i] = i == total - 1 || i % window == window - 1 || s[i] > backward[i + 1] ? s[i] : backward[i + 1];
+        for (Py_ssize_t start = 0; start < total; start += window) {
+            const Py_ssize_t end = start + window < total ? start + window : total;
+            forward[start] = s[start];
+            for (Py_ssize_t i = start + 1; i < end; i++)
+                forward[i] = s[i] > forward[i - 1] ? s[i] : forward[i - 1];
+            backward[end - 1] = s[end - 1];
+            for (Py_ssize_t i = end - 2; i >= start; i--)
+                backward[i] = s[i] > backward[i + 1] ? s[i] : backward[i + 1];
+        }
         double last_held = -1.0, u = 0.0;
         for (Py_ssize_t i = hold; i < total; i++) {
             const double held = backward[i - hold] > forward[i] ? backward[i - hold] : forward[i]; /* s[i-hold..i] */

@@ -143,7 +143,8 @@ class TruePeakLimiter:
         out = buffer[history - self.latency:history - self.latency + n]
         if gain_db is not None:
             self.max_reduction_db = max(self.max_reduction_db, float(-gain_db.min()))
-            out = out * np.exp(gain_db * _DB_TO_LOG)[:, None]  # exp(0) == 1: unlimited samples stay exact
+            # in the audio's own precision (float32 audio: a float32 product); exp(0) == 1: unlimited samples stay exact
+            out = out * np.exp(gain_db * _DB_TO_LOG).astype(out.dtype, copy=False)[:, None]
         return restore(out.astype(frames.dtype), was_1d)  # a copy: never a view of the delay line
 
     def flush(self) -> np.ndarray:
