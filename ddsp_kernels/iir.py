@@ -178,7 +178,7 @@ class BlockFilter:
         recurs in them). None changes ``x`` or ``zi``."""
         if self._pipelined(x):
             return self._pipelined_filter(x, zi)
-        y, zf = self.filter_channels(x, zi)
+        y, zf = self._filter_rows(x, zi)
         return _interleaved(y, np.float32 if x.dtype == np.float32 else np.float64), zf
 
     def _pipelined(self, x: np.ndarray) -> bool:
@@ -192,13 +192,9 @@ class BlockFilter:
         PIPELINED(self.sos, x, y, z)
         return y, z
 
-    def filter_channels(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`filter` with the output one row per channel, (channels, samples) (a meter sums its rows without
-        interleaving them): float64 rows, each contiguous, from scipy's cascade; float32 rows from the numpy path for
-        float32 ``x``; from the pipelined cascade, the transposed view of its float32 (samples, channels) output."""
-        if self._pipelined(x):
-            y, z = self._pipelined_filter(x, zi)
-            return y.T, z
+    def _filter_rows(self, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What scipy's cascade and the numpy path compute for :meth:`filter`, one row per channel (channels,
+        samples): float64, or float32 from the numpy path for float32 ``x``."""
         if self.compiled:
             y = np.array(x.T, dtype=np.float64, order="C")                     # (channels, samples), a copy
             z = np.array(zi.transpose(2, 0, 1), dtype=np.float64, order="C")  # (channels, sections, 2), a copy
