@@ -29,9 +29,9 @@
   interpolation of blocks mostly near the ceiling (``true_peak``: every output brought to a mastered reference's
   loudness is; numpy multiplies the sliding windows, a copy of 24 floats per sample and channel, some 17 times
   slower), and the gain computer with its ballistics (``limiter_gain``: one sample at a time instead of numpy's
-  passes). A 4-minute stereo song limited by up to 3 dB went through the limiter in 0.7 s instead of 1.4 s. The
-  gains agree with the numpy path's to 2e-6 dB (the phases' float32 sums in another order; given the same peaks,
-  to 1e-12 dB).
+  passes). A 4-minute stereo song limited by up to 3 dB went through the limiter in 0.69-0.71 s against 2.58-2.65 s
+  for the numpy path (two rounds in one process, a busy box). The gains agree with the numpy path's to 2e-6 dB (the
+  phases' float32 sums in another order; given the same peaks, to 1e-12 dB).
 """
 
 from __future__ import annotations
