@@ -372,12 +372,12 @@ static PyObject *true_peak(PyObject *self, PyObject *args) {
                 for (; j + LANES <= n; j += LANES) { /* GROUP x LANES outputs in registers, the taps in order */
                     vec acc[GROUP][LANES / VEC] = {{{0.0f}}};
                     for (Py_ssize_t k = 0; k < taps; k++) {
-                        vec x[LANES / VEC];
-                        memcpy(x, channel + j + k, sizeof x);
+                        vec window[LANES / VEC];
+                        memcpy(window, channel + j + k, sizeof window);
                         for (int g = 0; g < GROUP; g++) {
                             const float t = tap[g][k];
                             for (int q = 0; q < LANES / VEC; q++)
-                                acc[g][q] += t * x[q];
+                                acc[g][q] += t * window[q];
                         }
                     }
                     float sums[GROUP][LANES];

@@ -103,7 +103,8 @@ class TruePeakLimiter:
         self.lookahead = max(1, int(round(lookahead_ms * 1e-3 * sample_rate)))
         self.hold = max(self.lookahead, int(round(hold_ms * 1e-3 * sample_rate)))
         self.latency = HALF_TAPS + self.lookahead
-        self._log_release = float(np.log(ballistics_coefficient(release_ms, sample_rate)))
+        self._release_coefficient = ballistics_coefficient(release_ms, sample_rate)
+        self._log_release = float(np.log(self._release_coefficient))
         self._ceiling = 10.0 ** (self.ceiling_db / 20.0)
         self._taps = interpolation_taps()
         self._taps_l1 = float(np.abs(self._taps).sum(axis=1).max())
@@ -196,7 +197,7 @@ class TruePeakLimiter:
             gain = np.empty(len(peak))
             self._v, reduced = COMPILED.limiter_gain(np.ascontiguousarray(peak, dtype=np.float64), self._held,
                                                      self._averaged, gain, self._ceiling,
-                                                     float(np.exp(self._log_release)), MIN_REDUCTION_DB,
+                                                     float(self._release_coefficient), MIN_REDUCTION_DB,
                                                      _FIXED_POINT, self._v)
             return gain if reduced else None
         n, size = len(peak), self.hold + 1
